@@ -1,0 +1,49 @@
+{
+  "targets": [
+    {
+      "target_name": "shoal",
+      "sources": [
+        "native/accounting.cc",
+        "native/addon.cc",
+        "native/crc32c.cc",
+        "native/distance.cc",
+        "native/exports.cc",
+        "native/memory_estimate.cc",
+        "native/registry.cc",
+        "native/segment.cc",
+        "native/segment_file.cc"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-fno-strict-aliasing",
+        "-fvisibility=hidden",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wno-unused-parameter",
+        "-isystem", "<!(node scripts/hnswlib-include.cjs)"
+      ],
+      "ldflags": [
+        "-Wl,--wrap=malloc",
+        "-Wl,--wrap=calloc",
+        "-Wl,--wrap=realloc",
+        "-Wl,--wrap=free",
+        "-Wl,--wrap=_Znwm",
+        "-Wl,--wrap=_Znam",
+        "-Wl,--wrap=_ZnwmRKSt9nothrow_t",
+        "-Wl,--wrap=_ZnamRKSt9nothrow_t",
+        "-Wl,--wrap=_ZdlPv",
+        "-Wl,--wrap=_ZdaPv",
+        "-Wl,--wrap=_ZdlPvm",
+        "-Wl,--wrap=_ZdaPvm"
+      ]
+    }
+  ]
+}

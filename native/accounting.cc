@@ -1,0 +1,159 @@
+// native/accounting.cc
+//
+// The --wrap targets (see accounting.h). Each wrapper calls the real allocator, then
+// charges the chunk it got or gave back to the thread's current account, if any. With no
+// scope active (node-addon-api's own objects, argument copies) nothing is charged.
+#include "accounting.h"
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <new>
+
+namespace shoal {
+namespace {
+
+thread_local AllocAccount* t_current = nullptr;
+std::atomic<int64_t> g_total_bytes{0};
+std::atomic<int64_t> g_peak_total_bytes{0};
+
+void RaiseTo(std::atomic<int64_t>* peak, int64_t value) {
+  int64_t seen = peak->load(std::memory_order_relaxed);
+  while (value > seen && !peak->compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
+// What a block costs the allocator. glibc keeps an 8-byte size field in front of every chunk
+// and malloc_usable_size reports the rest, so usable + 8 is the chunk size mallinfo2 counts
+// (for the rare mmapped chunk it is 8 bytes short: those have a 16-byte header).
+inline int64_t ChunkBytes(void* p) {
+  if (p == nullptr) return 0;
+#if defined(__GLIBC__)
+  return static_cast<int64_t>(malloc_usable_size(p) + sizeof(size_t));
+#else
+  return static_cast<int64_t>(malloc_usable_size(p));
+#endif
+}
+
+inline void ChargeNew(void* p) {
+  if (AllocAccount* a = t_current) a->Charge(ChunkBytes(p));
+}
+
+inline void ChargeFree(void* p) {
+  if (AllocAccount* a = t_current) a->Charge(-ChunkBytes(p));
+}
+
+}  // namespace
+
+void AllocAccount::Charge(int64_t delta) {
+  if (delta == 0) return;
+  int64_t now = bytes_.fetch_add(delta, std::memory_order_relaxed) + delta;
+  int64_t total = g_total_bytes.fetch_add(delta, std::memory_order_relaxed) + delta;
+  if (delta > 0) {
+    RaiseTo(&peak_bytes_, now);
+    RaiseTo(&g_peak_total_bytes, total);
+  }
+}
+
+ChargeScope::ChargeScope(AllocAccount* account) : previous_(t_current) { t_current = account; }
+ChargeScope::~ChargeScope() { t_current = previous_; }
+
+int64_t TotalTrackedBytes() { return g_total_bytes.load(std::memory_order_relaxed); }
+int64_t PeakTotalTrackedBytes() { return g_peak_total_bytes.load(std::memory_order_relaxed); }
+
+AllocatorCounters ReadAllocatorCounters() {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 info = mallinfo2();
+  return {static_cast<double>(info.uordblks), static_cast<double>(info.hblkhd),
+          static_cast<double>(info.fordblks), true};
+#else
+  return {0, 0, 0, false};
+#endif
+}
+
+void ReturnFreeMemoryToOs() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace shoal
+
+// ---- the wrapped symbols -------------------------------------------------------------
+// Declared extern "C" with the mangled names of the global operators, which is what
+// `--wrap=_Znwm` and friends redirect references to.
+extern "C" {
+void* __real_malloc(size_t size);
+void* __real_calloc(size_t count, size_t size);
+void* __real_realloc(void* p, size_t size);
+void __real_free(void* p);
+void* __real__Znwm(size_t size);
+void* __real__Znam(size_t size);
+void* __real__ZnwmRKSt9nothrow_t(size_t size, const std::nothrow_t&) noexcept;
+void* __real__ZnamRKSt9nothrow_t(size_t size, const std::nothrow_t&) noexcept;
+void __real__ZdlPv(void* p) noexcept;
+void __real__ZdaPv(void* p) noexcept;
+void __real__ZdlPvm(void* p, size_t size) noexcept;
+void __real__ZdaPvm(void* p, size_t size) noexcept;
+
+void* __wrap_malloc(size_t size) {
+  void* p = __real_malloc(size);
+  shoal::ChargeNew(p);
+  return p;
+}
+void* __wrap_calloc(size_t count, size_t size) {
+  void* p = __real_calloc(count, size);
+  shoal::ChargeNew(p);
+  return p;
+}
+void* __wrap_realloc(void* p, size_t size) {
+  int64_t before = shoal::t_current ? shoal::ChunkBytes(p) : 0;
+  void* q = __real_realloc(p, size);
+  if (shoal::AllocAccount* a = shoal::t_current) {
+    // A failed realloc leaves p untouched; a realloc to size 0 may free it and return null.
+    if (q != nullptr) a->Charge(shoal::ChunkBytes(q) - before);
+    else if (size == 0) a->Charge(-before);
+  }
+  return q;
+}
+void __wrap_free(void* p) {
+  shoal::ChargeFree(p);
+  __real_free(p);
+}
+void* __wrap__Znwm(size_t size) {
+  void* p = __real__Znwm(size);
+  shoal::ChargeNew(p);
+  return p;
+}
+void* __wrap__Znam(size_t size) {
+  void* p = __real__Znam(size);
+  shoal::ChargeNew(p);
+  return p;
+}
+void* __wrap__ZnwmRKSt9nothrow_t(size_t size, const std::nothrow_t& tag) noexcept {
+  void* p = __real__ZnwmRKSt9nothrow_t(size, tag);
+  shoal::ChargeNew(p);
+  return p;
+}
+void* __wrap__ZnamRKSt9nothrow_t(size_t size, const std::nothrow_t& tag) noexcept {
+  void* p = __real__ZnamRKSt9nothrow_t(size, tag);
+  shoal::ChargeNew(p);
+  return p;
+}
+void __wrap__ZdlPv(void* p) noexcept {
+  shoal::ChargeFree(p);
+  __real__ZdlPv(p);
+}
+void __wrap__ZdaPv(void* p) noexcept {
+  shoal::ChargeFree(p);
+  __real__ZdaPv(p);
+}
+void __wrap__ZdlPvm(void* p, size_t size) noexcept {
+  shoal::ChargeFree(p);
+  __real__ZdlPvm(p, size);
+}
+void __wrap__ZdaPvm(void* p, size_t size) noexcept {
+  shoal::ChargeFree(p);
+  __real__ZdaPvm(p, size);
+}
+}  // extern "C"

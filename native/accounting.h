@@ -1,0 +1,68 @@
+// native/accounting.h
+//
+// Exact native byte accounting. The addon is linked with -Wl,--wrap for malloc, calloc,
+// realloc, free and the global operator new/delete (binding.gyp), so every allocation made by
+// code compiled into this library -- hnswlib's templates included -- passes through
+// accounting.cc. While a ChargeScope is active on a thread, each allocation and free is
+// charged to that scope's AllocAccount at the allocator's own chunk size, and to the
+// process-wide total. Nothing else in shoal counts native bytes; memory_estimate.h predicts
+// them before they are allocated, for admission.
+//
+// Invariant: every byte charged to an account is allocated and freed under a scope of that
+// same account (segment.cc runs all index work, including destruction, inside one), so an
+// account returns exactly to zero when its segment is destroyed.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace shoal {
+
+class AllocAccount {
+ public:
+  // Bytes currently charged. Lock-free; may be read from any thread.
+  int64_t Bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  // The highest value Bytes() has had.
+  int64_t PeakBytes() const { return peak_bytes_.load(std::memory_order_relaxed); }
+
+  void Charge(int64_t delta);
+
+ private:
+  std::atomic<int64_t> bytes_{0};
+  std::atomic<int64_t> peak_bytes_{0};
+};
+
+// Charges this thread's allocations to `account` until destroyed. Scopes nest; the innermost
+// wins. Construct it narrowly: only around work whose allocations belong to the account.
+class ChargeScope {
+ public:
+  explicit ChargeScope(AllocAccount* account);
+  ~ChargeScope();
+  ChargeScope(const ChargeScope&) = delete;
+  ChargeScope& operator=(const ChargeScope&) = delete;
+
+ private:
+  AllocAccount* previous_;
+};
+
+// Sum of every live account's bytes: the native memory held by all segments of the process.
+int64_t TotalTrackedBytes();
+// The highest value TotalTrackedBytes() has had since the addon loaded.
+int64_t PeakTotalTrackedBytes();
+
+// The allocator's own process-wide counters (glibc mallinfo2), for tests that check
+// AllocAccount against the allocator. Zeros where the allocator offers none.
+struct AllocatorCounters {
+  double in_use_bytes;    // bytes in chunks in use, heap arenas (uordblks)
+  double mmapped_bytes;   // bytes in chunks served by mmap (hblkhd)
+  double free_bytes;      // free bytes held in arenas (fordblks)
+  bool available;
+};
+AllocatorCounters ReadAllocatorCounters();
+
+// Returns free heap memory to the operating system (glibc malloc_trim). Called after a
+// segment is destroyed so that freeing a segment lowers RSS, not just the accounting.
+void ReturnFreeMemoryToOs();
+
+}  // namespace shoal

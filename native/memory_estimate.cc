@@ -1,0 +1,72 @@
+// native/memory_estimate.cc
+//
+// Allocation map of hnswlib 0.8.0 (shared/research/hnswlib-and-peers.md §1.2) in glibc chunk
+// sizes. Element counts are expectations: an element reaches level l with probability M^-l,
+// so upper-layer lists are priced from that distribution with a margin; the label map's
+// bucket array is priced at its largest size before the next rehash (2 buckets per element).
+#include "memory_estimate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "hnswlib.h"
+
+namespace shoal {
+namespace {
+
+constexpr double kMmapThresholdBytes = 128 * 1024;  // glibc's default M_MMAP_THRESHOLD
+constexpr double kPageBytes = 4096;
+constexpr double kLabelLockCount = 65536;           // hnswlib MAX_LABEL_OPERATION_LOCKS
+constexpr double kUpperLayerMargin = 1.03;          // covers sampling noise of the level draw
+
+// Chunk bytes as accounting.cc charges them for a request of `request` bytes.
+double Chunk(double request) {
+  if (request <= 0) return 0;
+  if (request >= kMmapThresholdBytes) {
+    return std::ceil((request + 16) / kPageBytes) * kPageBytes - 8;
+  }
+  return std::max(32.0, std::ceil((request + 8) / 16) * 16);
+}
+
+}  // namespace
+
+ByteEstimate EstimateSegmentBytes(const EstimateInput& in) {
+  const double c = static_cast<double>(in.capacity);
+  const double n = static_cast<double>(in.element_count);
+  const double d = static_cast<double>(in.deleted_count);
+  const double m = std::max<double>(2, in.m);
+  const double mutex_bytes = sizeof(std::mutex);
+  const double links0 = 4 + 8 * m;                    // count word + 2M neighbour ids
+  const double per_slot = links0 + 4.0 * in.dim + 8;  // + vector + label
+  const double links_upper = 4 + 4 * m;
+
+  ByteEstimate e{};
+  e.capacity_bytes = Chunk(c * per_slot)   // layer 0
+                     + Chunk(8 * c)        // upper-layer list pointers
+                     + Chunk(4 * c)        // element levels
+                     + Chunk(mutex_bytes * c);  // per-element link locks
+
+  double upper = 0;
+  for (int level = 1; level <= 12; ++level) {
+    const double p_exactly = std::pow(m, -level) * (1 - 1 / m);
+    upper += p_exactly * Chunk(level * links_upper + 1);
+  }
+  const double label_node = Chunk(8 + sizeof(size_t) + sizeof(uint32_t));
+  const double deleted_node = Chunk(8 + sizeof(uint32_t));
+  e.element_bytes = n * upper * kUpperLayerMargin                 // upper-layer lists
+                    + n * label_node + Chunk(8 * std::max(2.0 * n, 1.0))  // label map
+                    + d * deleted_node + (d > 0 ? Chunk(8 * 2 * d) : 0);  // deleted set
+
+  e.fixed_bytes = Chunk(mutex_bytes * kLabelLockCount) +
+                  Chunk(sizeof(hnswlib::HierarchicalNSW<float>)) + 256 /* space, pool */ +
+                  Chunk(64) + Chunk(512);  // the pool's deque map and first node
+
+  const double lists = std::max<uint32_t>(1, in.concurrent_searches);
+  e.visited_bytes = lists * (Chunk(2 * c) + Chunk(sizeof(hnswlib::VisitedList)));
+
+  e.total_bytes = e.capacity_bytes + e.element_bytes + e.fixed_bytes + e.visited_bytes;
+  return e;
+}
+
+}  // namespace shoal

@@ -1,0 +1,130 @@
+// native/segment.h
+//
+// One HNSW index (hnswlib) and what makes it safe to share across threads.
+// Owns: the index, its space, its lock, its byte account.
+// Does not own: handles (registry.h), files (segment_file.h), JS values (exports.cc).
+//
+// Locking: searches, reads and saves take the lock shared and run beside each other; add,
+// delete, resize and close take it exclusive (hnswlib is not safe to search while it inserts).
+// Every call validates its whole input before it changes anything, so a call that fails
+// leaves the segment as it was.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "accounting.h"
+#include "distance.h"
+#include "rw_lock.h"
+
+namespace hnswlib {
+template <typename T>
+class HierarchicalNSW;
+}
+
+namespace shoal {
+
+struct SegmentSpec {
+  uint32_t dim = 0;
+  SpaceKind space = SpaceKind::kL2;
+  uint32_t m = 16;
+  uint32_t ef_construction = 200;
+  uint64_t capacity = 0;
+  uint64_t seed = 100;
+};
+
+// Validates a spec; throws Failure(kInvalidArgument) naming the bad field.
+void CheckSpec(const SegmentSpec& spec);
+
+// A cooperative cancellation flag, typically an Int32Array on a SharedArrayBuffer that
+// another thread sets to nonzero. Checked between elements inside long native loops.
+class CancelFlag {
+ public:
+  CancelFlag() = default;
+  explicit CancelFlag(const int32_t* word) : word_(word) {}
+  bool IsSet() const { return word_ != nullptr && __atomic_load_n(word_, __ATOMIC_RELAXED) != 0; }
+  void ThrowIfSet(const char* operation, size_t done, size_t total) const;
+
+ private:
+  const int32_t* word_ = nullptr;
+};
+
+struct SegmentInfo {
+  SegmentSpec spec;
+  uint64_t count;          // live elements
+  uint64_t deleted_count;  // deleted elements still holding a slot (reused by later adds)
+  uint64_t slots_used;     // count + deleted_count
+  int64_t bytes;           // exact native bytes held now
+  int64_t peak_bytes;
+  uint32_t concurrent_searches_peak;
+  bool closed;
+};
+
+// Labels at or above this are invalid; it marks "no result" in search output.
+constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
+
+class Segment {
+ public:
+  using Index = hnswlib::HierarchicalNSW<float>;
+
+  static std::shared_ptr<Segment> Create(const SegmentSpec& spec);
+  // Builds a segment around an index that segment_file.cc filled in; takes over its account.
+  Segment(const SegmentSpec& spec, std::unique_ptr<Space> space, std::unique_ptr<Index> index,
+          std::unique_ptr<AllocAccount> account);
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  enum class WriteMode { kAdd, kUpsert };
+  // Adds n vectors (n x dim, row-major) under the given labels. kAdd rejects a label that is
+  // present; kUpsert replaces its vector. Throws kCapacityExceeded when the new labels do not
+  // fit (grow with Resize first). A cancel stops between elements; those before it stay.
+  void AddBatch(const float* vectors, const uint32_t* labels, size_t n, WriteMode mode,
+                const CancelFlag& cancel);
+  // Deletes all labels or none: throws kNotFound if any is absent.
+  void DeleteBatch(const uint32_t* labels, size_t n);
+  // For each of nq queries writes k labels and distances, nearest first; missing results are
+  // kNoLabel / +inf. `allow` (sorted or not, may be null) restricts results to those labels.
+  void SearchBatch(const float* queries, size_t nq, size_t k, size_t ef, const uint32_t* allow,
+                   size_t allow_count, uint32_t* out_labels, float* out_distances,
+                   const CancelFlag& cancel) const;
+  // Copies the stored vectors of n labels (cosine: the normalised ones). Throws kNotFound.
+  void GetVectors(const uint32_t* labels, size_t n, float* out) const;
+  // Sets capacity (slots). Throws kInvalidArgument below the slots in use.
+  void Resize(uint64_t capacity);
+  // Writes the segment file atomically (segment_file.h). Runs beside searches.
+  void Save(const std::string& path, const CancelFlag& cancel) const;
+  // Waits for calls in flight, then frees the index; later calls throw kClosed.
+  void Close();
+
+  SegmentInfo Info() const;  // lock-free
+  int64_t Bytes() const { return account_->Bytes(); }
+  const SegmentSpec& spec() const { return spec_; }
+
+ private:
+  void ThrowIfClosed() const;  // caller holds the lock
+  void CheckVectors(const float* vectors, size_t n, const char* what) const;
+  void RefreshCounts();
+  void SearchOne(const float* query, size_t k, size_t ef, const uint32_t* allow_sorted,
+                 size_t allow_count, uint32_t* out_labels, float* out_distances) const;
+  void SearchExact(const float* query, size_t k, const uint32_t* allow, size_t allow_count,
+                   uint32_t* out_labels, float* out_distances) const;
+
+  SegmentSpec spec_;
+  mutable RwLock lock_;
+  // The account outlives the index and the space: their destruction is charged to it.
+  std::unique_ptr<AllocAccount> account_;
+  std::unique_ptr<Space> space_;
+  std::unique_ptr<Index> index_;  // null once closed
+  std::atomic<uint64_t> capacity_{0};
+  std::atomic<uint64_t> slots_used_{0};
+  std::atomic<uint64_t> deleted_count_{0};
+  std::atomic<bool> closed_{false};
+  mutable std::atomic<uint32_t> searches_running_{0};
+  mutable std::atomic<uint32_t> searches_peak_{0};
+};
+
+}  // namespace shoal

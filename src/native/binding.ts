@@ -1,0 +1,247 @@
+/**
+ * The only module that loads the addon. It declares the addon's exact shape, hands out branded
+ * handles and turns native failures into ShoalError subclasses; nothing above it sees the
+ * addon object. Cheap calls (`native`) are safe on the main thread. Calls that take a segment
+ * lock or do work proportional to data come in two forms: `nativeAsync` (a Promise; the work
+ * runs on libuv's thread pool) and `nativeSync` (blocking; for pool workers only).
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+import { fromNative, InternalError } from '../errors.js';
+
+declare const segmentBrand: unique symbol;
+/** A registry slot in the addon: valid on every thread until the segment is freed. */
+export type SegmentHandle = number & { readonly [segmentBrand]: true };
+
+export type SpaceName = 'l2' | 'ip' | 'cosine';
+
+export interface SegmentSpec {
+  readonly dim: number;
+  readonly space: SpaceName;
+  readonly M?: number;
+  readonly efConstruction?: number;
+  /** Slots allocated up front; grow with resize. */
+  readonly capacity: number;
+  readonly seed?: number;
+}
+
+export interface SegmentInfo {
+  readonly dim: number;
+  readonly space: SpaceName;
+  readonly M: number;
+  readonly efConstruction: number;
+  readonly capacity: number;
+  readonly seed: number;
+  /** Live elements. */
+  readonly count: number;
+  /** Deleted elements whose slots later adds reuse. */
+  readonly deletedCount: number;
+  readonly slotsUsed: number;
+  /** Exact native bytes held now (allocator chunk sizes). */
+  readonly bytes: number;
+  readonly peakBytes: number;
+  readonly concurrentSearchesPeak: number;
+  readonly closed: boolean;
+}
+
+export interface SegmentFileSummary {
+  readonly dim: number;
+  readonly space: SpaceName;
+  readonly M: number;
+  readonly efConstruction: number;
+  readonly capacity: number;
+  readonly seed: number;
+  readonly formatVersion: number;
+  readonly count: number;
+  readonly deletedCount: number;
+  readonly fileBytes: number;
+}
+
+export interface EstimateInput {
+  readonly dim: number;
+  readonly M: number;
+  readonly capacity: number;
+  readonly count?: number;
+  readonly deletedCount?: number;
+  readonly concurrentSearches?: number;
+}
+
+/** A safe upper bound of what a segment of this shape holds, by part. */
+export interface ByteEstimate {
+  readonly capacityBytes: number;
+  readonly elementBytes: number;
+  readonly fixedBytes: number;
+  readonly visitedBytes: number;
+  readonly totalBytes: number;
+}
+
+export interface AllocatorCounters {
+  readonly inUseBytes: number;
+  readonly mmappedBytes: number;
+  readonly freeBytes: number;
+  readonly available: boolean;
+}
+
+export interface BuildInfo {
+  readonly kernel: 'avx2-fma' | 'portable';
+  readonly sanitized: boolean;
+  readonly napiVersion: number;
+  readonly hnswlib: string;
+  readonly segmentFormatVersion: number;
+}
+
+export interface SearchOutput {
+  /** queries x k labels, nearest first; NO_LABEL where fewer than k were found. */
+  readonly labels: Uint32Array;
+  /** queries x k distances; +Infinity where fewer than k were found. */
+  readonly distances: Float32Array;
+}
+
+/** Marks a missing result in search output. */
+export const NO_LABEL = 0xffffffff;
+/** Largest label a segment accepts. */
+export const MAX_LABEL = 0xfffffffe;
+
+type Cancel = Int32Array | null | undefined;
+
+/** The addon's exact shape; mirrors native/exports.cc one-to-one. */
+interface Addon {
+  createSegment(spec: SegmentSpec): number;
+  createSegmentAsync(spec: SegmentSpec): Promise<number>;
+  loadSegment(path: string, capacity: number | undefined, cancel: Cancel): number;
+  loadSegmentAsync(path: string, capacity: number | undefined, cancel: Cancel): Promise<number>;
+  freeSegment(handle: number): void;
+  freeSegmentAsync(handle: number): Promise<void>;
+  addBatch(handle: number, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel: Cancel): void;
+  addBatchAsync(handle: number, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel: Cancel): Promise<void>;
+  deleteBatch(handle: number, labels: Uint32Array): void;
+  deleteBatchAsync(handle: number, labels: Uint32Array): Promise<void>;
+  searchBatch(
+    handle: number, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel: Cancel,
+    outLabels?: Uint32Array, outDistances?: Float32Array,
+  ): SearchOutput | undefined;
+  searchBatchAsync(
+    handle: number, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel: Cancel,
+  ): Promise<SearchOutput>;
+  getVectors(handle: number, labels: Uint32Array): Float32Array;
+  getVectorsAsync(handle: number, labels: Uint32Array): Promise<Float32Array>;
+  resizeSegment(handle: number, capacity: number): void;
+  resizeSegmentAsync(handle: number, capacity: number): Promise<void>;
+  saveSegment(handle: number, path: string, cancel: Cancel): void;
+  saveSegmentAsync(handle: number, path: string, cancel: Cancel): Promise<void>;
+  segmentInfo(handle: number): SegmentInfo;
+  segmentBytes(handle: number): number;
+  totalBytes(): number;
+  peakTotalBytes(): number;
+  liveSegments(): number;
+  readSegmentFile(path: string): SegmentFileSummary;
+  estimateBytes(input: EstimateInput): ByteEstimate;
+  allocatorCounters(): AllocatorCounters;
+  trimAllocator(): void;
+  distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number;
+  buildInfo(): BuildInfo;
+}
+
+const addon = loadAddon();
+
+function guard<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+async function guardAsync<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+const asHandle = (h: number): SegmentHandle => h as SegmentHandle;
+
+/** Cheap calls: no lock wait, no work proportional to data. Safe on the main thread. */
+export const native = {
+  segmentInfo: (h: SegmentHandle): SegmentInfo => guard(() => addon.segmentInfo(h)),
+  segmentBytes: (h: SegmentHandle): number => guard(() => addon.segmentBytes(h)),
+  /** Exact native bytes held by every segment of the process. */
+  totalBytes: (): number => addon.totalBytes(),
+  peakTotalBytes: (): number => addon.peakTotalBytes(),
+  liveSegments: (): number => addon.liveSegments(),
+  readSegmentFile: (path: string): SegmentFileSummary => guard(() => addon.readSegmentFile(path)),
+  estimateBytes: (input: EstimateInput): ByteEstimate => guard(() => addon.estimateBytes(input)),
+  allocatorCounters: (): AllocatorCounters => addon.allocatorCounters(),
+  trimAllocator: (): void => addon.trimAllocator(),
+  distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number =>
+    guard(() => addon.distance(space, a, b, kernel)),
+  buildInfo: (): BuildInfo => addon.buildInfo(),
+};
+
+/** Heavy calls as Promises: the work runs off the JavaScript thread. */
+export const nativeAsync = {
+  createSegment: (spec: SegmentSpec): Promise<SegmentHandle> =>
+    guardAsync(() => addon.createSegmentAsync(spec)).then(asHandle),
+  loadSegment: (path: string, capacity?: number, cancel?: Int32Array): Promise<SegmentHandle> =>
+    guardAsync(() => addon.loadSegmentAsync(path, capacity, cancel)).then(asHandle),
+  freeSegment: (h: SegmentHandle): Promise<void> => guardAsync(() => addon.freeSegmentAsync(h)),
+  addBatch: (h: SegmentHandle, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel?: Int32Array): Promise<void> =>
+    guardAsync(() => addon.addBatchAsync(h, labels, vectors, upsert, cancel)),
+  deleteBatch: (h: SegmentHandle, labels: Uint32Array): Promise<void> => guardAsync(() => addon.deleteBatchAsync(h, labels)),
+  searchBatch: (
+    h: SegmentHandle, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel?: Int32Array,
+  ): Promise<SearchOutput> => guardAsync(() => addon.searchBatchAsync(h, queries, k, ef, allow, cancel)),
+  getVectors: (h: SegmentHandle, labels: Uint32Array): Promise<Float32Array> => guardAsync(() => addon.getVectorsAsync(h, labels)),
+  resizeSegment: (h: SegmentHandle, capacity: number): Promise<void> => guardAsync(() => addon.resizeSegmentAsync(h, capacity)),
+  saveSegment: (h: SegmentHandle, path: string, cancel?: Int32Array): Promise<void> =>
+    guardAsync(() => addon.saveSegmentAsync(h, path, cancel)),
+};
+
+/** Heavy calls that block the calling thread. For pool workers, never the main thread. */
+export const nativeSync = {
+  createSegment: (spec: SegmentSpec): SegmentHandle => asHandle(guard(() => addon.createSegment(spec))),
+  loadSegment: (path: string, capacity?: number, cancel?: Int32Array): SegmentHandle =>
+    asHandle(guard(() => addon.loadSegment(path, capacity, cancel))),
+  freeSegment: (h: SegmentHandle): void => guard(() => addon.freeSegment(h)),
+  addBatch: (h: SegmentHandle, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel?: Int32Array): void =>
+    guard(() => addon.addBatch(h, labels, vectors, upsert, cancel)),
+  deleteBatch: (h: SegmentHandle, labels: Uint32Array): void => guard(() => addon.deleteBatch(h, labels)),
+  /** Writes into the caller's output arrays (typically SharedArrayBuffer views). */
+  searchBatchInto: (
+    h: SegmentHandle, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel: Cancel,
+    outLabels: Uint32Array, outDistances: Float32Array,
+  ): void => {
+    guard(() => addon.searchBatch(h, queries, k, ef, allow, cancel, outLabels, outDistances));
+  },
+  searchBatch: (h: SegmentHandle, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel?: Int32Array): SearchOutput =>
+    guard(() => addon.searchBatch(h, queries, k, ef, allow, cancel)) as SearchOutput,
+  getVectors: (h: SegmentHandle, labels: Uint32Array): Float32Array => guard(() => addon.getVectors(h, labels)),
+  resizeSegment: (h: SegmentHandle, capacity: number): void => guard(() => addon.resizeSegment(h, capacity)),
+  saveSegment: (h: SegmentHandle, path: string, cancel?: Int32Array): void => guard(() => addon.saveSegment(h, path, cancel)),
+};
+
+function loadAddon(): Addon {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const require = createRequire(import.meta.url);
+  const override = process.env['SHOAL_NATIVE_BINARY'];
+  try {
+    if (override !== undefined && override !== '') return require(override) as Addon;
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    return load(root) as Addon;
+  } catch (cause) {
+    throw new InternalError(
+      [
+        `shoal: no native binary loads for ${process.platform}-${process.arch} ` +
+          `(Node ${process.versions.node}, Node-API ${process.versions.napi ?? '?'}).`,
+        `Looked in ${root}build/Release and ${root}prebuilds/${process.platform}-${process.arch}/` +
+          (override ? ` and SHOAL_NATIVE_BINARY=${override}` : '') + '.',
+        'Fix: reinstall so the package\'s prebuilds/ folder is present, or build from source with',
+        '`npm rebuild shoal` (needs python3, make and a C++17 compiler).',
+      ].join('\n'),
+      {},
+      { cause },
+    );
+  }
+}
