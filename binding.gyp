@@ -31,6 +31,7 @@
         "-isystem", "<!(node scripts/hnswlib-include.cjs)"
       ],
       "ldflags": [
+        "-Wl,--version-script=<(module_root_dir)/native/exports.map",
         "-Wl,--wrap=malloc",
         "-Wl,--wrap=calloc",
         "-Wl,--wrap=realloc",

@@ -137,6 +137,19 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info) {
 
 bool IsAbsent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
 
+// Ends a lease when Execute returns or throws, on the thread that did the work: a free waiting
+// on the JS thread must not wait for the JS callback that follows the work.
+class ReleaseOnExit {
+ public:
+  explicit ReleaseOnExit(SegmentLease& lease) : lease_(lease) {}
+  ~ReleaseOnExit() { lease_.Release(); }
+  ReleaseOnExit(const ReleaseOnExit&) = delete;
+  ReleaseOnExit& operator=(const ReleaseOnExit&) = delete;
+
+ private:
+  SegmentLease& lease_;
+};
+
 // An optional Int32Array whose first element another thread may set to cancel. The
 // reference keeps its buffer alive for the whole operation.
 class CancelInput {
@@ -264,12 +277,13 @@ class AddOp {
     CheckRows(vectors_, "vectors", segment_->spec().dim, labels_.size());
   }
   void Execute() {
+    ReleaseOnExit release(segment_);
     segment_->AddBatch(vectors_.data(), labels_.data(), labels_.size(), mode_, cancel_.flag());
   }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 
  private:
-  std::shared_ptr<Segment> segment_;
+  SegmentLease segment_;
   LabelInput labels_;
   FloatInput vectors_;
   Segment::WriteMode mode_;
@@ -280,11 +294,14 @@ class DeleteOp {
  public:
   DeleteOp(const Napi::CallbackInfo& info, bool async)
       : segment_(BorrowSegment(ReadHandle(info[0]))), labels_(ReadLabels(info[1], "labels", async)) {}
-  void Execute() { segment_->DeleteBatch(labels_.data(), labels_.size()); }
+  void Execute() {
+    ReleaseOnExit release(segment_);
+    segment_->DeleteBatch(labels_.data(), labels_.size());
+  }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 
  private:
-  std::shared_ptr<Segment> segment_;
+  SegmentLease segment_;
   LabelInput labels_;
 };
 
@@ -337,6 +354,7 @@ class SearchOp {
   }
 
   void Execute() {
+    ReleaseOnExit release(segment_);
     segment_->SearchBatch(queries_.data(), query_count_, k_, ef_,
                           has_allow_ ? allow_.data() : nullptr, allow_.size(), out_labels_,
                           out_distances_, cancel_.flag());
@@ -355,7 +373,7 @@ class SearchOp {
   }
 
  private:
-  std::shared_ptr<Segment> segment_;
+  SegmentLease segment_;
   FloatInput queries_;
   size_t k_;
   size_t ef_;
@@ -375,7 +393,10 @@ class GetVectorsOp {
       : segment_(BorrowSegment(ReadHandle(info[0]))),
         labels_(ReadLabels(info[1], "labels", async)),
         out_(labels_.size() * segment_->spec().dim) {}
-  void Execute() { segment_->GetVectors(labels_.data(), labels_.size(), out_.data()); }
+  void Execute() {
+    ReleaseOnExit release(segment_);
+    segment_->GetVectors(labels_.data(), labels_.size(), out_.data());
+  }
   Napi::Value Result(Napi::Env env) {
     auto array = Napi::Float32Array::New(env, out_.size());
     std::copy(out_.begin(), out_.end(), array.Data());
@@ -383,7 +404,7 @@ class GetVectorsOp {
   }
 
  private:
-  std::shared_ptr<Segment> segment_;
+  SegmentLease segment_;
   LabelInput labels_;
   std::vector<float> out_;
 };
@@ -393,11 +414,14 @@ class ResizeOp {
   ResizeOp(const Napi::CallbackInfo& info, bool)
       : segment_(BorrowSegment(ReadHandle(info[0]))),
         capacity_(ReadUint(info[1], "capacity", 1, 0xFFFFFFFEull)) {}
-  void Execute() { segment_->Resize(capacity_); }
+  void Execute() {
+    ReleaseOnExit release(segment_);
+    segment_->Resize(capacity_);
+  }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 
  private:
-  std::shared_ptr<Segment> segment_;
+  SegmentLease segment_;
   uint64_t capacity_;
 };
 
@@ -407,11 +431,14 @@ class SaveOp {
       : segment_(BorrowSegment(ReadHandle(info[0]))),
         path_(ReadString(info[1], "path")),
         cancel_(info[2]) {}
-  void Execute() { segment_->Save(path_, cancel_.flag()); }
+  void Execute() {
+    ReleaseOnExit release(segment_);
+    segment_->Save(path_, cancel_.flag());
+  }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 
  private:
-  std::shared_ptr<Segment> segment_;
+  SegmentLease segment_;
   std::string path_;
   CancelInput cancel_;
 };

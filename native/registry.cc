@@ -29,6 +29,33 @@ Registry& TheRegistry() {
 
 }  // namespace
 
+SegmentLease::SegmentLease(std::shared_ptr<Segment> segment) : segment_(std::move(segment)) {
+  segment_->AddLease();
+  held_ = true;
+}
+
+SegmentLease::SegmentLease(SegmentLease&& other) noexcept
+    : segment_(std::move(other.segment_)), held_(other.held_) {
+  other.held_ = false;
+}
+
+SegmentLease& SegmentLease::operator=(SegmentLease&& other) noexcept {
+  if (this != &other) {
+    Release();
+    segment_ = std::move(other.segment_);
+    held_ = other.held_;
+    other.held_ = false;
+  }
+  return *this;
+}
+
+void SegmentLease::Release() {
+  if (held_) {
+    held_ = false;
+    segment_->DropLease();
+  }
+}
+
 SegmentHandle RegisterSegment(std::shared_ptr<Segment> segment) {
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> guard(r.mutex);
@@ -37,12 +64,12 @@ SegmentHandle RegisterSegment(std::shared_ptr<Segment> segment) {
   return handle;
 }
 
-std::shared_ptr<Segment> BorrowSegment(SegmentHandle handle) {
+SegmentLease BorrowSegment(SegmentHandle handle) {
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> guard(r.mutex);
   auto found = r.segments.find(handle);
   if (found == r.segments.end()) ThrowUnknown(handle);
-  return found->second;
+  return SegmentLease(found->second);
 }
 
 std::shared_ptr<Segment> UnregisterSegment(SegmentHandle handle) {

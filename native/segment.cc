@@ -433,7 +433,21 @@ void Segment::Save(const std::string& path, const CancelFlag& cancel) const {
   WriteSegmentFile(path, spec, *index_, cancel);
 }
 
+void Segment::AddLease() {
+  std::lock_guard<std::mutex> guard(lease_mutex_);
+  ++leases_;
+}
+
+void Segment::DropLease() {
+  std::lock_guard<std::mutex> guard(lease_mutex_);
+  if (--leases_ == 0) leases_released_.notify_all();
+}
+
 void Segment::Close() {
+  {
+    std::unique_lock<std::mutex> leases(lease_mutex_);
+    leases_released_.wait(leases, [this] { return leases_ == 0; });
+  }
   std::unique_lock<RwLock> guard(lock_);
   if (index_ == nullptr) return;
   closed_.store(true);

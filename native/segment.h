@@ -11,9 +11,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "accounting.h"
@@ -97,8 +99,13 @@ class Segment {
   void Resize(uint64_t capacity);
   // Writes the segment file atomically (segment_file.h). Runs beside searches.
   void Save(const std::string& path, const CancelFlag& cancel) const;
-  // Waits for calls in flight, then frees the index; later calls throw kClosed.
+  // Frees the index once every lease is released (calls that borrowed the segment before it
+  // was unregistered finish first); later calls throw kClosed.
   void Close();
+
+  // Leases count the calls that borrowed this segment (registry.h). Close() waits for zero.
+  void AddLease();
+  void DropLease();
 
   SegmentInfo Info() const;  // lock-free
   int64_t Bytes() const { return account_->Bytes(); }
@@ -123,6 +130,9 @@ class Segment {
   std::atomic<uint64_t> slots_used_{0};
   std::atomic<uint64_t> deleted_count_{0};
   std::atomic<bool> closed_{false};
+  std::mutex lease_mutex_;
+  std::condition_variable leases_released_;
+  int leases_ = 0;
   mutable std::atomic<uint32_t> searches_running_{0};
   mutable std::atomic<uint32_t> searches_peak_{0};
 };

@@ -1,0 +1,75 @@
+/** shoal's native segment behind the bench engine interface (see protocol.mjs). */
+import { existsSync, statSync } from 'node:fs';
+import { Segment, native } from '../../../dist/index.js';
+import { GRAPH, K } from '../protocol.mjs';
+import { seconds, settledRss } from '../stats.mjs';
+
+export function facts() {
+  // The tree may be dirty while the lead edits native/: the addon's build time pins what ran.
+  const addon = new URL('../../../build/Release/shoal.node', import.meta.url);
+  return { buildInfo: native.buildInfo(), addonBuilt: existsSync(addon) ? statSync(addon).mtime.toISOString() : null };
+}
+
+/**
+ * Run first in the child, before the dataset is loaded: an empty segment's exact bytes depend on
+ * allocator state (glibc mmaps the first 2.6 MB lock table, page-rounded; after a big free it
+ * raises its mmap threshold and later tables come from the heap), so measure a fresh process's
+ * first segment and a second one, and the estimate for the same shape.
+ */
+export async function probe(dim) {
+  const first = await emptyBytes(dim);
+  const second = await emptyBytes(dim);
+  const estimate = native.estimateBytes({ dim, M: GRAPH.M, capacity: 1, count: 0 });
+  return { emptySegmentBytes: first, emptySegmentBytesSecond: second, emptySegmentEstimate: estimate.totalBytes };
+}
+
+export async function build(ds) {
+  const { dim } = ds;
+  const n = ds.base.length / dim;
+  const nq = ds.queries.length / dim;
+
+  const labels = Uint32Array.from({ length: n }, (_, i) => i);
+  // One query per call gets a ready-made view, as hnswlib-node gets ready-made number[]s.
+  const queries = Array.from({ length: nq }, (_, i) => ds.queries.subarray(i * dim, (i + 1) * dim));
+  const rssBefore = settledRss().rss;
+  const seg = await Segment.create({ dim, space: 'l2', ...GRAPH, capacity: n });
+  const buildSeconds = await seconds(() => seg.add(labels, ds.base));
+  const rssAfter = settledRss().rss;
+  const info = seg.info();
+  const estimate = native.estimateBytes({ dim, M: GRAPH.M, capacity: n, count: n });
+
+  return {
+    buildSeconds,
+    memory: {
+      bytes: info.bytes,
+      bytesPerVector: info.bytes / n,
+      estimate,
+      fixedBytesEstimate: estimate.fixedBytes,
+      rssDeltaBytes: rssAfter - rssBefore,
+    },
+    single(ef, from, count, out) {
+      const opts = { k: K, ef };
+      for (let i = from; i < from + count; i++) {
+        const q = i % nq;
+        out.set(seg.searchSync(queries[q], opts).labels, q * K);
+      }
+    },
+    batch(ef) {
+      return seg.searchSync(ds.queries, { k: K, ef }).labels;
+    },
+    async finish() {
+      const after = seg.info();
+      await seg.free();
+      // A leak check for free(): every native byte should be back.
+      return { bytesAfterSearch: after.bytes, peakBytes: after.peakBytes, nativeBytesAfterFree: native.totalBytes() };
+    },
+  };
+}
+
+/** Exact bytes of a segment holding nothing: the per-segment overhead a small shard pays. */
+async function emptyBytes(dim) {
+  const seg = await Segment.create({ dim, space: 'l2', ...GRAPH, capacity: 1 });
+  const bytes = seg.info().bytes;
+  await seg.free();
+  return bytes;
+}

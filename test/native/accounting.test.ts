@@ -1,0 +1,150 @@
+// The exact-bytes promise: what a segment reports equals what the allocator handed out.
+import { rmSync } from 'node:fs';
+
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { native, nativeSync, type SegmentHandle } from '../../src/native/binding.js';
+import { randomVectors, range } from '../support/data.js';
+import { allocatorBytes, sanitized } from '../support/native.js';
+
+// Segments of 30-40 MB: large enough that other threads' allocations during a measurement
+// (V8's compilers, the test runner) and glibc's per-thread caches stay far below 1%.
+const CONFIGS = [
+  { dim: 32, M: 8, n: 100_000, capacity: 120_000 },
+  { dim: 128, M: 16, n: 40_000, capacity: 50_000 },
+  { dim: 784, M: 32, n: 8_000, capacity: 10_000 },
+] as const;
+
+let baseline = 0;
+beforeAll(() => {
+  baseline = native.totalBytes();
+});
+afterEach(() => {
+  expect(native.totalBytes()).toBe(baseline);
+});
+
+function relativeError(reported: number, measured: number): number {
+  return Math.abs(reported - measured) / measured;
+}
+
+describe.skipIf(sanitized)('segment bytes against the allocator (mallinfo2)', () => {
+  it.each(CONFIGS)('match within 1% for dim $dim, M $M: built, after deletes, after resize, loaded', (cfg) => {
+    const vectors = randomVectors(cfg.n, cfg.dim, cfg.dim);
+    const labels = range(cfg.n);
+    const doomed = range(cfg.n / 10);
+    const path = `${process.env['TMPDIR'] ?? '/tmp'}/shoal-acct-${process.pid}-${cfg.dim}.seg`;
+    native.trimAllocator();
+
+    const start = allocatorBytes();
+    const h = nativeSync.createSegment({ dim: cfg.dim, space: 'l2', M: cfg.M, efConstruction: 64, capacity: cfg.capacity });
+    let freed = false;
+    try {
+    nativeSync.addBatch(h, labels, vectors, false);
+    const built = native.segmentBytes(h);
+    expect(relativeError(built, allocatorBytes() - start)).toBeLessThan(0.01);
+
+    nativeSync.deleteBatch(h, doomed);
+    const afterDeletes = native.segmentBytes(h);
+    expect(afterDeletes).toBeGreaterThan(built); // the deleted-slot set is real memory
+    expect(relativeError(afterDeletes, allocatorBytes() - start)).toBeLessThan(0.01);
+
+    nativeSync.resizeSegment(h, cfg.capacity * 2);
+    const afterResize = native.segmentBytes(h);
+    expect(afterResize).toBeGreaterThan(afterDeletes);
+    expect(relativeError(afterResize, allocatorBytes() - start)).toBeLessThan(0.01);
+
+    nativeSync.saveSegment(h, path);
+    } finally {
+      nativeSync.freeSegment(h);
+      freed = true;
+    }
+    expect(freed).toBe(true);
+    expect(native.totalBytes()).toBe(baseline);
+
+    const beforeLoad = allocatorBytes();
+    const loaded = nativeSync.loadSegment(path);
+    try {
+      const loadedBytes = native.segmentBytes(loaded);
+      expect(relativeError(loadedBytes, allocatorBytes() - beforeLoad)).toBeLessThan(0.01);
+      expect(native.segmentInfo(loaded).count).toBe(cfg.n - doomed.length);
+    } finally {
+      nativeSync.freeSegment(loaded);
+      rmSync(path, { force: true });
+    }
+  });
+});
+
+describe('the planning estimate', () => {
+  it.each(CONFIGS)('is an upper bound within 3% of the exact bytes for dim $dim, M $M', (cfg) => {
+    const n = cfg.n / 4;
+    const vectors = randomVectors(n, cfg.dim, 7);
+    const h = nativeSync.createSegment({ dim: cfg.dim, space: 'l2', M: cfg.M, efConstruction: 32, capacity: n });
+    try {
+      nativeSync.addBatch(h, range(n), vectors, false);
+      const exact = native.segmentBytes(h);
+      const estimate = native.estimateBytes({ dim: cfg.dim, M: cfg.M, capacity: n, count: n }).totalBytes;
+      expect(estimate).toBeGreaterThanOrEqual(exact);
+      expect(estimate / exact).toBeLessThan(1.03);
+    } finally {
+      nativeSync.freeSegment(h);
+    }
+  });
+
+  it('prices an empty segment at its fixed cost', () => {
+    const h = nativeSync.createSegment({ dim: 128, space: 'l2', capacity: 1 });
+    const exact = native.segmentBytes(h);
+    const e = native.estimateBytes({ dim: 128, M: 16, capacity: 1 });
+    expect(e.fixedBytes).toBeGreaterThan(2_621_440); // 65,536 label locks of 40 bytes
+    expect(e.totalBytes).toBeGreaterThanOrEqual(exact);
+    expect(e.totalBytes / exact).toBeLessThan(1.01);
+    nativeSync.freeSegment(h);
+  });
+});
+
+describe('the process-wide total', () => {
+  it('is the sum of live segments and returns exactly to its start after every free', () => {
+    const handles: SegmentHandle[] = [];
+    for (let i = 0; i < 4; i++) {
+      const h = nativeSync.createSegment({ dim: 16, space: 'cosine', M: 8, capacity: 500 });
+      nativeSync.addBatch(h, range(300), randomVectors(300, 16, i), false);
+      handles.push(h);
+    }
+    const sum = handles.reduce((s, h) => s + native.segmentBytes(h), 0);
+    expect(native.totalBytes() - baseline).toBe(sum);
+    for (const h of handles) nativeSync.freeSegment(h);
+    expect(native.totalBytes()).toBe(baseline);
+    expect(native.liveSegments()).toBe(0);
+  });
+
+  it('counts the search scratch a search allocates while it runs, and none after', () => {
+    const h = nativeSync.createSegment({ dim: 32, space: 'l2', capacity: 2000 });
+    nativeSync.addBatch(h, range(2000), randomVectors(2000, 32, 3), false);
+    const before = native.segmentBytes(h);
+    nativeSync.searchBatch(h, randomVectors(50, 32, 4), 10, 200, null);
+    // One visited list may have been added to the pool (kept for the next search); the
+    // per-search queues are gone.
+    expect(native.segmentBytes(h)).toBe(before);
+    expect(native.segmentInfo(h).peakBytes).toBeGreaterThan(before);
+    nativeSync.freeSegment(h);
+  });
+});
+
+describe.skipIf(sanitized)('freeing a segment', () => {
+  it('gives its memory back to the operating system', () => {
+    const dim = 128;
+    const n = 60_000;
+    const vectors = randomVectors(n, dim, 11);
+    const labels = range(n);
+    native.trimAllocator();
+    const rssBefore = process.memoryUsage.rss();
+    const h = nativeSync.createSegment({ dim, space: 'l2', M: 16, efConstruction: 32, capacity: n });
+    nativeSync.addBatch(h, labels, vectors, false);
+    const held = native.segmentBytes(h);
+    const rssBuilt = process.memoryUsage.rss();
+    expect(rssBuilt - rssBefore).toBeGreaterThan(held * 0.8);
+    nativeSync.freeSegment(h);
+    const rssAfter = process.memoryUsage.rss();
+    // At least 90% of what the segment held is no longer resident.
+    expect(rssBuilt - rssAfter).toBeGreaterThan(held * 0.9);
+  });
+});
