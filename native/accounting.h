@@ -11,6 +11,11 @@
 // Invariant: every byte charged to an account is allocated and freed under a scope of that
 // same account (segment.cc runs all index work, including destruction, inside one), so an
 // account returns exactly to zero when its segment is destroyed.
+//
+// Rule for code inside a scope: build no std::string (throw Failure with a literal message,
+// or validate before entering the scope). libstdc++ builds strings in its own out-of-line
+// code, which is not wrapped, while our inline code frees them: inside a scope that frees
+// bytes that were never charged.
 #pragma once
 
 #include <atomic>

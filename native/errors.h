@@ -77,6 +77,10 @@ class Failure : public std::runtime_error {
     }
   }
 
+  // For use inside a ChargeScope (accounting.h): copies the literal without building a
+  // std::string in shoal's code.
+  Failure(ErrorCode code, const char* literal) : std::runtime_error(literal), code_(code) {}
+
   ErrorCode code() const { return code_; }
   size_t detail_count() const { return detail_count_; }
   const ErrorDetail& detail(size_t i) const { return details_[i]; }

@@ -337,7 +337,7 @@ void Segment::SearchOne(const float* query, size_t k, size_t ef, const uint32_t*
       for (int i = 0; i < size; ++i) {
         const tableint candidate = neighbours[i];
         if (candidate >= slots) {
-          throw Failure(ErrorCode::kInternal, "graph links point past the last element");
+          throw Failure(ErrorCode::kInternal, static_cast<const char*>("graph links point past the last element"));
         }
         const float d = space_->Distance(
             query, reinterpret_cast<const float*>(index.getDataByInternalId(candidate)));

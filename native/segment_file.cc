@@ -201,16 +201,24 @@ void ReadPayload(Fd& fd, const std::string& path, void* data, size_t size, uint3
   }
 }
 
-// Checks that the graph the payload describes holds together, so that a search over it
-// cannot read outside the index even when a damaged file has a matching checksum.
-void CheckGraph(const std::string& path, const Segment::Index& index, const FileHeader& h) {
+// Checks that the payload describes a graph that holds together, so that a search over it
+// cannot read outside the index even when a damaged file has a matching checksum. Reads the
+// layer-0 block in place and the upper lists from the payload buffer; allocates nothing.
+void CheckGraph(const std::string& path, const Segment::Index& index, const FileHeader& h,
+                const std::vector<int32_t>& levels, const std::vector<char>& upper) {
   const uint64_t slots = h.slots_used;
-  if (slots == 0) return;
+  if (slots == 0) {
+    if (!upper.empty()) ThrowCorrupt(path, "upper-layer lists in an empty segment");
+    return;
+  }
   if (h.entry_point >= slots) ThrowCorrupt(path, "entry point is out of range");
-  if (h.max_level < 0 || index.element_levels_[h.entry_point] != h.max_level) {
+  if (h.max_level < 0 || levels[h.entry_point] != h.max_level) {
     ThrowCorrupt(path, "entry point is not on the top layer");
   }
+  const size_t list_bytes = index.size_links_per_element_;
+  std::vector<uint32_t> labels(slots);
   uint64_t deleted = 0;
+  size_t offset = 0;
   for (uint64_t i = 0; i < slots; ++i) {
     const auto id = static_cast<hnswlib::tableint>(i);
     const unsigned int* list0 = index.get_linklist0(id);
@@ -219,19 +227,32 @@ void CheckGraph(const std::string& path, const Segment::Index& index, const File
     for (unsigned int j = 0; j < count0; ++j) {
       if (list0[1 + j] >= slots) ThrowCorrupt(path, "a layer-0 link points past the last element");
     }
-    if (index.getExternalLabel(id) >= kNoLabel) ThrowCorrupt(path, "a label is out of range");
+    const auto label = index.getExternalLabel(id);
+    if (label >= kNoLabel) ThrowCorrupt(path, "a label is out of range");
+    labels[i] = static_cast<uint32_t>(label);
     if (index.isMarkedDeleted(id)) ++deleted;
-    const int level = index.element_levels_[i];
-    for (int l = 1; l <= level; ++l) {
-      const unsigned int* list = index.get_linklist(id, l);
-      const unsigned int count = index.getListCount(const_cast<unsigned int*>(list));
+    const int32_t level = levels[i];
+    if (level < 0 || level > h.max_level) ThrowCorrupt(path, "an element level is out of range");
+    for (int32_t l = 0; l < level; ++l) {
+      if (offset + list_bytes > upper.size()) ThrowCorrupt(path, "upper-layer lists overrun the payload");
+      unsigned int count = 0;
+      std::memcpy(&count, upper.data() + offset, sizeof count);
+      count &= 0xFFFF;
       if (count > index.maxM_) ThrowCorrupt(path, "an upper-layer neighbour list is too long");
       for (unsigned int j = 0; j < count; ++j) {
-        if (list[1 + j] >= slots) ThrowCorrupt(path, "an upper-layer link points past the end");
+        uint32_t link = 0;
+        std::memcpy(&link, upper.data() + offset + 4 * (1 + j), sizeof link);
+        if (link >= slots) ThrowCorrupt(path, "an upper-layer link points past the last element");
       }
+      offset += list_bytes;
     }
   }
+  if (offset != upper.size()) ThrowCorrupt(path, "upper-layer lists do not fill the payload");
   if (deleted != h.deleted_count) ThrowCorrupt(path, "deleted count does not match the elements");
+  std::sort(labels.begin(), labels.end());
+  if (std::adjacent_find(labels.begin(), labels.end()) != labels.end()) {
+    ThrowCorrupt(path, "a label appears twice");
+  }
 }
 
 std::string DirectoryOf(const std::string& path) {
@@ -292,12 +313,16 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
   auto account = std::make_unique<AllocAccount>();
   std::unique_ptr<Space> space;
   std::unique_ptr<Segment::Index> index;
+  // Only allocation happens inside ChargeScope; reading and every check that can fail with a
+  // message run outside it (see the rule in accounting.h).
   try {
-    ChargeScope scope(account.get());
-    space = std::make_unique<Space>(spec.space, spec.dim);
-    index = std::make_unique<Segment::Index>(space.get(), spec.capacity, spec.m,
-                                             spec.ef_construction, spec.seed,
-                                             /*allow_replace_deleted=*/true);
+    {
+      ChargeScope scope(account.get());
+      space = std::make_unique<Space>(spec.space, spec.dim);
+      index = std::make_unique<Segment::Index>(space.get(), spec.capacity, spec.m,
+                                               spec.ef_construction, spec.seed,
+                                               /*allow_replace_deleted=*/true);
+    }
     if (index->size_data_per_element_ != slot_bytes) ThrowCorrupt(path, "slot size mismatch");
 
     uint32_t crc = 0;
@@ -309,37 +334,32 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
     if (crc != h.payload_crc) {
       throw Failure(ErrorCode::kCorrupt, path + ": payload checksum mismatch (the file is damaged)");
     }
+    CheckGraph(path, *index, h, levels, upper);
 
+    ChargeScope scope(account.get());
     const size_t list_bytes = index->size_links_per_element_;
     size_t offset = 0;
     for (uint64_t i = 0; i < slots; ++i) {
       const int32_t level = levels[i];
-      if (level < 0 || level > h.max_level) ThrowCorrupt(path, "an element level is out of range");
-      index->element_levels_[i] = level;
       if (level == 0) continue;
       const size_t bytes = list_bytes * static_cast<size_t>(level);
-      if (offset + bytes > upper_bytes) ThrowCorrupt(path, "upper-layer lists overrun the payload");
       // +1 as hnswlib's own addPoint allocates, so both paths free the same way.
-      index->linkLists_[i] = static_cast<char*>(std::malloc(bytes + 1));
-      if (index->linkLists_[i] == nullptr) throw std::bad_alloc();
-      std::memcpy(index->linkLists_[i], upper.data() + offset, bytes);
+      char* list = static_cast<char*>(std::malloc(bytes + 1));
+      if (list == nullptr) throw std::bad_alloc();
+      std::memcpy(list, upper.data() + offset, bytes);
+      index->linkLists_[i] = list;
+      index->element_levels_[i] = level;
       offset += bytes;
-      // Counted only now, so the destructor frees exactly the lists allocated so far.
+      // Counted as we go, so a failure here frees exactly the lists allocated so far.
       index->cur_element_count = i + 1;
     }
-    if (offset != upper_bytes) ThrowCorrupt(path, "upper-layer lists do not fill the payload");
     index->cur_element_count = slots;
     index->maxlevel_ = slots == 0 ? -1 : h.max_level;
     index->enterpoint_node_ = slots == 0 ? static_cast<hnswlib::tableint>(-1) : h.entry_point;
-    CheckGraph(path, *index, h);
-
     index->label_lookup_.reserve(slots);
     for (uint64_t i = 0; i < slots; ++i) {
       const auto id = static_cast<hnswlib::tableint>(i);
-      const auto label = index->getExternalLabel(id);
-      if (!index->label_lookup_.emplace(label, id).second) {
-        ThrowCorrupt(path, "label " + Str(label) + " appears twice");
-      }
+      index->label_lookup_.emplace(index->getExternalLabel(id), id);
       if (index->isMarkedDeleted(id)) {
         index->num_deleted_ += 1;
         index->deleted_elements.insert(id);
@@ -347,9 +367,9 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
     }
   } catch (...) {
     ChargeScope scope(account.get());
-    // Elements past cur_element_count have no upper lists yet, so the destructor frees
-    // exactly what was allocated.
     if (index != nullptr) {
+      // Elements past cur_element_count have no upper lists yet; zero their levels so the
+      // destructor frees exactly what was allocated.
       for (uint64_t i = index->cur_element_count; i < slots; ++i) index->element_levels_[i] = 0;
     }
     index.reset();
