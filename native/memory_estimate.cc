@@ -10,6 +10,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "distance.h"
 #include "hnswlib.h"
 
 namespace shoal {
@@ -58,9 +59,12 @@ ByteEstimate EstimateSegmentBytes(const EstimateInput& in) {
                     + n * label_node + Chunk(8 * std::max(2.0 * n, 1.0))  // label map
                     + d * deleted_node + (d > 0 ? Chunk(8 * 2 * d) : 0);  // deleted set
 
+  // The visited-list pool's deque gets a map (8 node pointers) and, because its constructor
+  // pushes to the front of a fresh deque, two 512-byte nodes.
   e.fixed_bytes = Chunk(mutex_bytes * kLabelLockCount) +
-                  Chunk(sizeof(hnswlib::HierarchicalNSW<float>)) + 256 /* space, pool */ +
-                  Chunk(64) + Chunk(512);  // the pool's deque map and first node
+                  Chunk(sizeof(hnswlib::HierarchicalNSW<float>)) + Chunk(sizeof(Space)) +
+                  Chunk(sizeof(hnswlib::VisitedListPool)) + Chunk(8 * sizeof(void*)) +
+                  2 * Chunk(512);
 
   const double lists = std::max<uint32_t>(1, in.concurrent_searches);
   e.visited_bytes = lists * (Chunk(2 * c) + Chunk(sizeof(hnswlib::VisitedList)));

@@ -90,15 +90,6 @@ describe('the planning estimate', () => {
     }
   });
 
-  it('prices an empty segment at its fixed cost', () => {
-    const h = nativeSync.createSegment({ dim: 128, space: 'l2', capacity: 1 });
-    const exact = native.segmentBytes(h);
-    const e = native.estimateBytes({ dim: 128, M: 16, capacity: 1 });
-    expect(e.fixedBytes).toBeGreaterThan(2_621_440); // 65,536 label locks of 40 bytes
-    expect(e.totalBytes).toBeGreaterThanOrEqual(exact);
-    expect(e.totalBytes / exact).toBeLessThan(1.01);
-    nativeSync.freeSegment(h);
-  });
 });
 
 describe('the process-wide total', () => {
