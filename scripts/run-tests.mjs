@@ -11,6 +11,13 @@ const label = process.env['SHOAL_TEST_LABEL'] ?? 'vitest';
 const out = `${root}.vitest-results.json`;
 rmSync(out, { force: true });
 
+// Pool workers run compiled JavaScript (dist/), so build it first: tests never see a stale dist.
+const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`], { stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.log(`${label}: 0 passed, 1 failed`);
+  process.exit(1);
+}
+
 const vitest = spawnSync(
   process.execPath,
   [`${root}node_modules/vitest/vitest.mjs`, 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}`, ...process.argv.slice(2)],

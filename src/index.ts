@@ -14,3 +14,11 @@ export {
   type SegmentFileSummary,
 } from './native/binding.js';
 export type { VectorsInput } from './vectors.js';
+export { Shoal, type ShoalOptions } from './shoal.js';
+export {
+  Collection,
+  type CollectionOptions,
+  type QueryOptions,
+  type QueryResult,
+  type GetResult,
+} from './collection.js';

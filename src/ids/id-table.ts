@@ -1,0 +1,285 @@
+/**
+ * IdTable: the map between a shard's string ids and its native integer labels, in both
+ * directions, stored in typed arrays only: a UTF-8 arena of id bytes, per-label offsets and
+ * lengths, and an open-addressing hash index over labels. So its memory is exactly `bytes()`,
+ * the byte length of those arrays, and the budget counts it like native segment memory.
+ * Pure: no I/O. Labels of deleted ids are reused by later adds (the native segment reuses
+ * their slots too).
+ */
+import { InvalidLabelError } from '../errors.js';
+
+const EMPTY = -1;
+const TOMBSTONE = -2;
+const NO_ID = 0xffffffff;
+/** Longest id, in UTF-8 bytes. */
+export const MAX_ID_BYTES = 1024;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function fnv1a(bytes: Uint8Array, length: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < length; i++) {
+    h ^= bytes[i] as number;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Which of `shards` shards an id belongs to (FNV-1a of its UTF-8 bytes). */
+export function shardOf(id: string, shards: number): number {
+  if (shards === 1) return 0;
+  const bytes = encoder.encode(id);
+  return fnv1a(bytes, bytes.length) % shards;
+}
+
+export class IdTable {
+  #arena = new Uint8Array(1024);
+  #arenaUsed = 0;
+  #garbageBytes = 0;
+  #offsets = new Uint32Array(64);
+  #lengths = new Uint16Array(64); // 0 with offset NO_ID: label unused
+  #index = new Int32Array(128).fill(EMPTY);
+  #indexUsed = 0; // live + tombstones
+  #free = new Uint32Array(16);
+  #freeCount = 0;
+  #nextLabel = 0;
+  #count = 0;
+  #scratch = new Uint8Array(MAX_ID_BYTES * 3);
+
+  constructor() {
+    this.#offsets.fill(NO_ID);
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Exact bytes held: the byte length of every array above. */
+  bytes(): number {
+    return (
+      this.#arena.byteLength + this.#offsets.byteLength + this.#lengths.byteLength + this.#index.byteLength +
+      this.#free.byteLength + this.#scratch.byteLength
+    );
+  }
+
+  /** The label of `id`, or undefined. */
+  labelOf(id: string): number | undefined {
+    const n = this.#encode(id);
+    const slot = this.#find(n, fnv1a(this.#scratch, n));
+    return slot < 0 ? undefined : (this.#index[slot] as number);
+  }
+
+  has(id: string): boolean {
+    return this.labelOf(id) !== undefined;
+  }
+
+  /** The id of `label`, or undefined. */
+  idOf(label: number): string | undefined {
+    const offset = this.#offsets[label];
+    if (offset === undefined || offset === NO_ID) return undefined;
+    return decoder.decode(this.#arena.subarray(offset, offset + (this.#lengths[label] as number)));
+  }
+
+  /** Which label the next add() will use: the most recently freed one, else a new one. */
+  peekLabels(count: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      out.push(i < this.#freeCount ? (this.#free[this.#freeCount - 1 - i] as number) : this.#nextLabel + i - this.#freeCount);
+    }
+    return out;
+  }
+
+  /** Adds `id` (which must be absent) and returns its label. */
+  add(id: string): number {
+    const n = this.#encode(id);
+    const hash = fnv1a(this.#scratch, n);
+    if (this.#find(n, hash) >= 0) throw new InvalidLabelError(`ids: ${JSON.stringify(id)} is already present`);
+    const label = this.#freeCount > 0 ? (this.#free[--this.#freeCount] as number) : this.#nextLabel++;
+    this.#placeLabel(label, n);
+    this.#insertIndex(label, hash);
+    this.#count++;
+    return label;
+  }
+
+  /** Removes `id`; returns its label, or undefined if absent. */
+  delete(id: string): number | undefined {
+    const n = this.#encode(id);
+    const slot = this.#find(n, fnv1a(this.#scratch, n));
+    if (slot < 0) return undefined;
+    const label = this.#index[slot] as number;
+    this.#index[slot] = TOMBSTONE;
+    this.#garbageBytes += this.#lengths[label] as number;
+    this.#offsets[label] = NO_ID;
+    this.#lengths[label] = 0;
+    this.#pushFree(label);
+    this.#count--;
+    if (this.#garbageBytes > 4096 && this.#garbageBytes > this.#arenaUsed / 2) this.#compact();
+    return label;
+  }
+
+  /** Live (id, label) pairs, in label order. */
+  *entries(): IterableIterator<[string, number]> {
+    for (let label = 0; label < this.#nextLabel; label++) {
+      const id = this.idOf(label);
+      if (id !== undefined) yield [id, label];
+    }
+  }
+
+  /** Serialises live entries (for the shard's .ids file). */
+  serialize(): Uint8Array {
+    let total = 8;
+    for (let label = 0; label < this.#nextLabel; label++) {
+      if (this.#offsets[label] !== NO_ID) total += 6 + (this.#lengths[label] as number);
+    }
+    const out = new Uint8Array(total);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, this.#count, true);
+    view.setUint32(4, this.#nextLabel, true);
+    let at = 8;
+    for (let label = 0; label < this.#nextLabel; label++) {
+      const offset = this.#offsets[label] as number;
+      if (offset === NO_ID) continue;
+      const length = this.#lengths[label] as number;
+      view.setUint32(at, label, true);
+      view.setUint16(at + 4, length, true);
+      out.set(this.#arena.subarray(offset, offset + length), at + 6);
+      at += 6 + length;
+    }
+    return out;
+  }
+
+  /** Rebuilds a table from serialize()'s bytes. Throws InvalidLabelError on malformed input. */
+  static deserialize(bytes: Uint8Array): IdTable {
+    const table = new IdTable();
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.byteLength < 8) throw new InvalidLabelError('ids file: too short');
+    const count = view.getUint32(0, true);
+    const nextLabel = view.getUint32(4, true);
+    let at = 8;
+    for (let i = 0; i < count; i++) {
+      if (at + 6 > bytes.byteLength) throw new InvalidLabelError('ids file: entry runs past the end');
+      const label = view.getUint32(at, true);
+      const length = view.getUint16(at + 4, true);
+      if (label >= nextLabel || at + 6 + length > bytes.byteLength) throw new InvalidLabelError('ids file: entry out of range');
+      const id = decoder.decode(bytes.subarray(at + 6, at + 6 + length));
+      table.#restore(id, label);
+      at += 6 + length;
+    }
+    if (at !== bytes.byteLength) throw new InvalidLabelError('ids file: trailing bytes');
+    table.#ensureLabels(nextLabel);
+    // Pushed high to low, so the lowest free label is reused first.
+    for (let label = nextLabel - 1; label >= 0; label--) if (table.#offsets[label] === NO_ID) table.#pushFree(label);
+    table.#nextLabel = nextLabel;
+    return table;
+  }
+
+  #restore(id: string, label: number): void {
+    const n = this.#encode(id);
+    const hash = fnv1a(this.#scratch, n);
+    if (this.#find(n, hash) >= 0) throw new InvalidLabelError(`ids file: ${JSON.stringify(id)} appears twice`);
+    this.#ensureLabels(label + 1);
+    if (this.#offsets[label] !== NO_ID) throw new InvalidLabelError(`ids file: label ${label} appears twice`);
+    this.#placeLabel(label, n);
+    this.#insertIndex(label, hash);
+    this.#count++;
+  }
+
+  #encode(id: string): number {
+    const { read, written } = encoder.encodeInto(id, this.#scratch);
+    if (read !== id.length || written > MAX_ID_BYTES) {
+      throw new InvalidLabelError(`ids: an id may be at most ${MAX_ID_BYTES} bytes of UTF-8, got ${JSON.stringify(id.slice(0, 40))}…`);
+    }
+    return written;
+  }
+
+  #equals(label: number, n: number): boolean {
+    if (this.#lengths[label] !== n) return false;
+    const offset = this.#offsets[label] as number;
+    for (let i = 0; i < n; i++) if (this.#arena[offset + i] !== this.#scratch[i]) return false;
+    return true;
+  }
+
+  /** Index slot holding the label whose id is in #scratch[0, n), or -1. */
+  #find(n: number, hash: number): number {
+    const mask = this.#index.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const label = this.#index[slot] as number;
+      if (label === EMPTY) return -1;
+      if (label !== TOMBSTONE && this.#equals(label, n)) return slot;
+    }
+  }
+
+  #insertIndex(label: number, hash: number): void {
+    if ((this.#indexUsed + 1) * 4 > this.#index.length * 3) this.#rehash(this.#count + 1 > this.#index.length / 4 ? this.#index.length * 2 : this.#index.length);
+    const mask = this.#index.length - 1;
+    let slot = hash & mask;
+    while ((this.#index[slot] as number) >= 0) slot = (slot + 1) & mask;
+    if (this.#index[slot] === EMPTY) this.#indexUsed++;
+    this.#index[slot] = label;
+  }
+
+  #rehash(size: number): void {
+    const old = this.#index;
+    this.#index = new Int32Array(size).fill(EMPTY);
+    this.#indexUsed = 0;
+    const mask = size - 1;
+    for (const label of old) {
+      if (label < 0) continue;
+      const offset = this.#offsets[label] as number;
+      let slot = fnv1a(this.#arena.subarray(offset), this.#lengths[label] as number) & mask;
+      while (this.#index[slot] !== EMPTY) slot = (slot + 1) & mask;
+      this.#index[slot] = label;
+      this.#indexUsed++;
+    }
+  }
+
+  #placeLabel(label: number, n: number): void {
+    this.#ensureLabels(label + 1);
+    if (this.#arenaUsed + n > this.#arena.length) {
+      const grown = new Uint8Array(Math.max(this.#arena.length * 2, this.#arenaUsed + n));
+      grown.set(this.#arena.subarray(0, this.#arenaUsed));
+      this.#arena = grown;
+    }
+    this.#arena.set(this.#scratch.subarray(0, n), this.#arenaUsed);
+    this.#offsets[label] = this.#arenaUsed;
+    this.#lengths[label] = n;
+    this.#arenaUsed += n;
+  }
+
+  #ensureLabels(count: number): void {
+    if (count <= this.#offsets.length) return;
+    const size = Math.max(count, this.#offsets.length * 2);
+    const offsets = new Uint32Array(size).fill(NO_ID);
+    offsets.set(this.#offsets);
+    const lengths = new Uint16Array(size);
+    lengths.set(this.#lengths);
+    this.#offsets = offsets;
+    this.#lengths = lengths;
+  }
+
+  #pushFree(label: number): void {
+    if (this.#freeCount === this.#free.length) {
+      const grown = new Uint32Array(this.#free.length * 2);
+      grown.set(this.#free);
+      this.#free = grown;
+    }
+    this.#free[this.#freeCount++] = label;
+  }
+
+  #compact(): void {
+    const arena = new Uint8Array(Math.max(1024, this.#arenaUsed - this.#garbageBytes));
+    let used = 0;
+    for (let label = 0; label < this.#nextLabel; label++) {
+      const offset = this.#offsets[label] as number;
+      if (offset === NO_ID) continue;
+      const length = this.#lengths[label] as number;
+      arena.set(this.#arena.subarray(offset, offset + length), used);
+      this.#offsets[label] = used;
+      used += length;
+    }
+    this.#arena = arena;
+    this.#arenaUsed = used;
+    this.#garbageBytes = 0;
+  }
+}

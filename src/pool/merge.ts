@@ -1,0 +1,57 @@
+/**
+ * Merging per-shard results into one top-k per query. Pure.
+ * Each shard's output holds k (label, distance) pairs per query, nearest first, padded with
+ * NO_LABEL / +Infinity; the merge keeps the k nearest over all shards, nearest first.
+ */
+import { NO_LABEL } from '../native/binding.js';
+
+export interface ShardOutput {
+  readonly labels: Uint32Array;
+  readonly distances: Float32Array;
+}
+
+export interface Hit {
+  readonly shard: number;
+  readonly label: number;
+  readonly distance: number;
+}
+
+export function mergeTopK(outputs: readonly (ShardOutput | null)[], query: number, k: number): Hit[] {
+  const heads = outputs.map(() => 0);
+  const hits: Hit[] = [];
+  while (hits.length < k) {
+    let best = -1;
+    let bestDistance = Number.POSITIVE_INFINITY;
+    outputs.forEach((out, s) => {
+      if (out === null) return;
+      const j = heads[s] as number;
+      if (j >= k) return;
+      const label = out.labels[query * k + j] as number;
+      if (label === NO_LABEL) return;
+      const d = out.distances[query * k + j] as number;
+      if (best < 0 || d < bestDistance) {
+        best = s;
+        bestDistance = d;
+      }
+    });
+    if (best < 0) break;
+    const j = heads[best] as number;
+    hits.push({ shard: best, label: (outputs[best] as ShardOutput).labels[query * k + j] as number, distance: bestDistance });
+    heads[best] = j + 1;
+  }
+  return hits;
+}
+
+/**
+ * How to split a batch of `queries` over `shards` for `threads` workers: every shard gets the
+ * same query ranges, and there are enough tasks to keep every thread busy, but no task gets
+ * fewer than `minPerTask` queries (a task's round trip costs about as much as one search).
+ */
+export function planQueryRanges(queries: number, shards: number, threads: number, minPerTask = 16): [number, number][] {
+  const wanted = Math.max(1, Math.ceil(threads / shards));
+  const chunks = Math.max(1, Math.min(wanted, Math.floor(queries / minPerTask)));
+  const ranges: [number, number][] = [];
+  const size = Math.ceil(queries / chunks);
+  for (let from = 0; from < queries; from += size) ranges.push([from, Math.min(size, queries - from)]);
+  return ranges;
+}

@@ -1,0 +1,48 @@
+/**
+ * The messages between the main thread and pool workers, declared once for both sides.
+ * Segments travel as handles (the native registry is process-wide); query batches and their
+ * outputs as SharedArrayBuffers, which every task of a batch reads and writes without copies.
+ * Errors come back as data (WireError) and are rebuilt as ShoalError classes by the pool.
+ */
+import type { WireError } from '../errors.js';
+import type { SegmentHandle, SegmentSpec } from '../native/binding.js';
+
+export interface SearchTask {
+  readonly handle: SegmentHandle;
+  readonly dim: number;
+  /** nq x dim floats. */
+  readonly queries: SharedArrayBuffer;
+  /** This task's queries: [from, from + count). */
+  readonly from: number;
+  readonly count: number;
+  readonly k: number;
+  readonly ef: number;
+  readonly allow: Uint32Array | null;
+  /** nq x k results of this shard, written at [from * k, (from + count) * k). */
+  readonly outLabels: SharedArrayBuffer;
+  readonly outDistances: SharedArrayBuffer;
+}
+
+export interface AddTask {
+  readonly handle: SegmentHandle;
+  readonly labels: Uint32Array;
+  readonly vectors: Float32Array;
+  readonly upsert: boolean;
+}
+
+export interface Tasks {
+  create: { in: { readonly spec: SegmentSpec }; out: SegmentHandle };
+  load: { in: { readonly path: string; readonly capacity?: number }; out: SegmentHandle };
+  save: { in: { readonly handle: SegmentHandle; readonly path: string }; out: void };
+  free: { in: { readonly handle: SegmentHandle }; out: void };
+  add: { in: AddTask; out: void };
+  delete: { in: { readonly handle: SegmentHandle; readonly labels: Uint32Array }; out: void };
+  resize: { in: { readonly handle: SegmentHandle; readonly capacity: number }; out: void };
+  get: { in: { readonly handle: SegmentHandle; readonly labels: Uint32Array }; out: Float32Array };
+  search: { in: SearchTask; out: void };
+}
+
+export type TaskName = keyof Tasks;
+
+/** What a worker posts back: a value, or an error as data. */
+export type Reply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: WireError };

@@ -1,0 +1,35 @@
+/**
+ * Pool worker: one export per task in protocol.ts. The only module that makes blocking native
+ * calls, which is safe here: this thread exists to wait on them. Errors are returned as data
+ * because piscina would clone them into plain Errors without their class or code.
+ */
+import { toWire } from '../errors.js';
+import { nativeSync } from '../native/binding.js';
+import type { Reply, Tasks } from './protocol.js';
+
+function reply<T>(work: () => T): Reply<T> {
+  try {
+    return { ok: true, value: work() };
+  } catch (err) {
+    return { ok: false, error: toWire(err) };
+  }
+}
+
+type Handler<K extends keyof Tasks> = (task: Tasks[K]['in']) => Reply<Tasks[K]['out']>;
+
+export const create: Handler<'create'> = (t) => reply(() => nativeSync.createSegment(t.spec));
+export const load: Handler<'load'> = (t) => reply(() => nativeSync.loadSegment(t.path, t.capacity));
+export const save: Handler<'save'> = (t) => reply(() => nativeSync.saveSegment(t.handle, t.path));
+export const free: Handler<'free'> = (t) => reply(() => nativeSync.freeSegment(t.handle));
+export const add: Handler<'add'> = (t) => reply(() => nativeSync.addBatch(t.handle, t.labels, t.vectors, t.upsert));
+export const remove: Handler<'delete'> = (t) => reply(() => nativeSync.deleteBatch(t.handle, t.labels));
+export const resize: Handler<'resize'> = (t) => reply(() => nativeSync.resizeSegment(t.handle, t.capacity));
+export const get: Handler<'get'> = (t) => reply(() => nativeSync.getVectors(t.handle, t.labels));
+
+export const search: Handler<'search'> = (t) =>
+  reply(() => {
+    const queries = new Float32Array(t.queries, t.from * t.dim * 4, t.count * t.dim);
+    const labels = new Uint32Array(t.outLabels, t.from * t.k * 4, t.count * t.k);
+    const distances = new Float32Array(t.outDistances, t.from * t.k * 4, t.count * t.k);
+    nativeSync.searchBatchInto(t.handle, queries, t.k, t.ef, t.allow, null, labels, distances);
+  });

@@ -1,0 +1,125 @@
+/**
+ * A shard: one slot of a collection, holding a native segment and its IdTable when resident,
+ * and the generation of its files on disk. Writes to a shard are serialised here (one at a
+ * time, in call order) so its IdTable and segment always change together; reads run freely.
+ */
+import { rmSync } from 'node:fs';
+
+import { IdTable } from './ids/id-table.js';
+import type { SegmentHandle, SegmentSpec } from './native/binding.js';
+import type { Pool } from './pool/pool.js';
+import { readIds, writeIds } from './storage/id-file.js';
+import { idsPath, segmentPath } from './storage/layout.js';
+
+export interface ShardContext {
+  readonly pool: Pool;
+  readonly root: string;
+  readonly collection: string;
+  readonly spec: Omit<SegmentSpec, 'capacity'>;
+}
+
+/** Slots a new segment starts with; it grows by doubling. */
+export const INITIAL_CAPACITY = 1024;
+
+export class Shard {
+  readonly index: number;
+  /** Generation of the files that hold the last flushed state; 0 when never flushed. */
+  generation: number;
+  /** Live ids when unloaded (from the manifest); the IdTable is the truth when resident. */
+  #storedCount: number;
+  #handle: SegmentHandle | null = null;
+  #ids: IdTable | null = null;
+  #loading: Promise<void> | null = null;
+  #writes: Promise<unknown> = Promise.resolve();
+  /** Changed since the last flush. */
+  dirty = false;
+
+  constructor(index: number, generation: number, count: number) {
+    this.index = index;
+    this.generation = generation;
+    this.#storedCount = count;
+  }
+
+  get resident(): boolean {
+    return this.#handle !== null;
+  }
+
+  get count(): number {
+    return this.#ids?.size ?? this.#storedCount;
+  }
+
+  /** The resident segment's handle. Call ensureResident() first. */
+  get handle(): SegmentHandle {
+    if (this.#handle === null) throw new Error(`shard ${this.index} is not resident`);
+    return this.#handle;
+  }
+
+  get ids(): IdTable {
+    if (this.#ids === null) throw new Error(`shard ${this.index} is not resident`);
+    return this.#ids;
+  }
+
+  /** Loads the shard's files, or creates an empty segment if it has none. Idempotent. */
+  ensureResident(ctx: ShardContext): Promise<void> {
+    if (this.#handle !== null) return Promise.resolve();
+    this.#loading ??= this.#load(ctx).finally(() => {
+      this.#loading = null;
+    });
+    return this.#loading;
+  }
+
+  async #load(ctx: ShardContext): Promise<void> {
+    if (this.generation === 0) {
+      const handle = await ctx.pool.run('create', { spec: { ...ctx.spec, capacity: INITIAL_CAPACITY } });
+      this.#ids = new IdTable();
+      this.#handle = handle;
+      return;
+    }
+    const ids = readIds(idsPath(ctx.root, ctx.collection, this.index, this.generation));
+    const handle = await ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation) });
+    this.#ids = ids;
+    this.#handle = handle;
+  }
+
+  /** Runs `write` after every earlier write to this shard has finished. */
+  exclusive<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.#writes.then(write, write);
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Writes a new generation of files if the shard changed, and returns the generation whose
+   * files must be removed once the manifest names the new one (0: none). The caller holds the
+   * shard's write turn (exclusive()).
+   */
+  async save(ctx: ShardContext): Promise<number> {
+    if (!this.dirty || this.#handle === null || this.#ids === null) return 0;
+    const next = this.generation + 1;
+    writeIds(idsPath(ctx.root, ctx.collection, this.index, next), this.#ids);
+    await ctx.pool.run('save', { handle: this.#handle, path: segmentPath(ctx.root, ctx.collection, this.index, next) });
+    const previous = this.generation;
+    this.generation = next;
+    this.#storedCount = this.#ids.size;
+    this.dirty = false;
+    return previous;
+  }
+
+  /** Frees the native segment (after saving, if the caller wants the data kept). */
+  async release(ctx: ShardContext): Promise<void> {
+    await this.#loading?.catch(() => undefined);
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#storedCount = this.#ids?.size ?? this.#storedCount;
+    this.#handle = null;
+    this.#ids = null;
+    await ctx.pool.run('free', { handle });
+  }
+}
+
+/** Removes the files of a generation that the manifest no longer names. */
+export function removeGeneration(ctx: ShardContext, shard: number, generation: number): void {
+  if (generation === 0) return;
+  rmSync(segmentPath(ctx.root, ctx.collection, shard, generation), { force: true });
+  rmSync(idsPath(ctx.root, ctx.collection, shard, generation), { force: true });
+}

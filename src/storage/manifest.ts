@@ -1,0 +1,80 @@
+/**
+ * The MANIFEST: every collection's settings and, per shard, which file generation holds its
+ * flushed state. Writing it (atomically) is the commit point of a flush: files of a new
+ * generation exist before the manifest names them, and old ones are removed after.
+ * Format: a first line `SHOAL-MANIFEST <version> <crc32 of the JSON, hex>`, then the JSON.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
+import { CorruptionError, IoError, UnsupportedVersionError } from '../errors.js';
+import type { SpaceName } from '../native/binding.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { manifestPath } from './layout.js';
+
+export const MANIFEST_VERSION = 1;
+
+export interface ShardRecord {
+  /** 0: never flushed, no files. */
+  readonly generation: number;
+  readonly count: number;
+}
+
+export interface CollectionRecord {
+  readonly name: string;
+  readonly dim: number;
+  readonly space: SpaceName;
+  readonly M: number;
+  readonly efConstruction: number;
+  readonly efSearch: number;
+  readonly shards: readonly ShardRecord[];
+  readonly createdAtMs: number;
+}
+
+export interface Manifest {
+  readonly collections: readonly CollectionRecord[];
+}
+
+export function encodeManifest(manifest: Manifest): Uint8Array {
+  const json = JSON.stringify({ collections: manifest.collections }, null, 1);
+  const body = Buffer.from(json, 'utf8');
+  return Buffer.concat([Buffer.from(`SHOAL-MANIFEST ${MANIFEST_VERSION} ${crc32(body).toString(16)}\n`), body]);
+}
+
+export function decodeManifest(bytes: Uint8Array, path: string): Manifest {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const newline = buf.indexOf(10);
+  const header = newline < 0 ? '' : buf.subarray(0, newline).toString('utf8');
+  const match = /^SHOAL-MANIFEST (\d+) ([0-9a-f]+)$/.exec(header);
+  if (match === null) throw new CorruptionError(`${path}: not a shoal manifest`, { file: path });
+  const version = Number(match[1]);
+  if (version !== MANIFEST_VERSION) {
+    throw new UnsupportedVersionError(`${path}: manifest version ${version} is not supported (this build reads ${MANIFEST_VERSION})`, {
+      file: path,
+      version,
+    });
+  }
+  const body = buf.subarray(newline + 1);
+  if (crc32(body).toString(16) !== match[2]) throw new CorruptionError(`${path}: manifest checksum mismatch`, { file: path });
+  try {
+    return JSON.parse(body.toString('utf8')) as Manifest;
+  } catch {
+    throw new CorruptionError(`${path}: manifest is not valid JSON`, { file: path });
+  }
+}
+
+export function readManifest(root: string): Manifest {
+  const path = manifestPath(root);
+  if (!existsSync(path)) return { collections: [] };
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (cause) {
+    throw new IoError(`${path}: cannot read: ${(cause as Error).message}`, { path }, { cause });
+  }
+  return decodeManifest(bytes, path);
+}
+
+export function writeManifest(root: string, manifest: Manifest): void {
+  writeFileAtomic(manifestPath(root), encodeManifest(manifest));
+}
