@@ -67,6 +67,7 @@ export class Collection {
   readonly shards: readonly Shard[];
   readonly context: ShardContext;
   #host: CollectionHost;
+  #deleted = false;
 
   /** @internal Collections are made by Shoal.createCollection / getCollection. */
   constructor(
@@ -93,22 +94,22 @@ export class Collection {
    * repeated ids, {ClosedError}.
    */
   add(ids: readonly string[], vectors: VectorsInput): Promise<void> {
-    return this.#host.operation(() => this.#write('add', ids, vectors));
+    return this.#op(() => this.#write('add', ids, vectors));
   }
 
   /** Adds vectors, replacing those of ids already present. */
   upsert(ids: readonly string[], vectors: VectorsInput): Promise<void> {
-    return this.#host.operation(() => this.#write('upsert', ids, vectors));
+    return this.#op(() => this.#write('upsert', ids, vectors));
   }
 
   /** Deletes every id or none. @throws {NotFoundError} naming the absent ids. */
   delete(ids: readonly string[]): Promise<void> {
-    return this.#host.operation(() => this.#write('delete', ids, null));
+    return this.#op(() => this.#write('delete', ids, null));
   }
 
   /** The stored vectors of `ids`, in order. @throws {NotFoundError} */
   get(ids: readonly string[]): Promise<GetResult> {
-    return this.#host.operation(async () => {
+    return this.#op(async () => {
       const list = checkIds(ids);
       const groups = this.#group(list);
       await this.#resident([...groups.keys()]);
@@ -129,7 +130,7 @@ export class Collection {
 
   /** Live ids in the collection. */
   async count(): Promise<number> {
-    return this.#host.operation(async () => this.shards.reduce((n, s) => n + s.count, 0));
+    return this.#op(async () => this.shards.reduce((n, s) => n + s.count, 0));
   }
 
   /**
@@ -138,7 +139,7 @@ export class Collection {
    * @throws {InvalidArgumentError} for bad k or ef, {DimensionMismatchError}, {InvalidVectorError}
    */
   query(queries: VectorsInput, options: QueryOptions = {}): Promise<QueryResult[]> {
-    return this.#host.operation(async () => {
+    return this.#op(async () => {
       const q = toFloatRows(queries, this.dim, 'queries');
       const nq = q.length / this.dim;
       const k = checkInteger(options.k ?? 10, 'k', 1, 10_000);
@@ -187,6 +188,20 @@ export class Collection {
         results.push({ ids, distances: Float32Array.from(distances) });
       }
       return results;
+    });
+  }
+
+  /** @internal Called by Shoal.deleteCollection: every later call throws NotFoundError. */
+  markDeleted(): void {
+    this.#deleted = true;
+  }
+
+  #op<T>(work: () => Promise<T>): Promise<T> {
+    return this.#host.operation(() => {
+      if (this.#deleted) {
+        throw new NotFoundError(`collection ${JSON.stringify(this.name)} was deleted`, { collection: this.name });
+      }
+      return work();
     });
   }
 

@@ -122,6 +122,7 @@ export class Shoal {
     return this.operation(async () => {
       const collection = this.getCollection(name);
       this.#collections.delete(name);
+      collection.markDeleted();
       await this.#saveManifest();
       for (const shard of collection.shards) await shard.exclusive(() => shard.release(collection.context));
       rmSync(collectionDir(this.path, name), { recursive: true, force: true });
