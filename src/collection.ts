@@ -3,11 +3,15 @@
  * are validated in full before anything changes; queries fan out to every shard through the
  * pool and are merged exactly.
  */
+import type { ReservationKind } from './budget/governor.js';
+import type { Reservation } from './budget/ledger.js';
+import { PRIORITIES, type Priority } from './budget/policy.js';
+import { addBytes, growBytes, searchScratchBytes } from './budget/sizes.js';
 import { AlreadyExistsError, InvalidArgumentError, InvalidLabelError, NotFoundError } from './errors.js';
 import { shardOf } from './ids/id-table.js';
-import type { SpaceName } from './native/binding.js';
+import { native, type SpaceName } from './native/binding.js';
 import { mergeTopK, planQueryRanges, type ShardOutput } from './pool/merge.js';
-import type { Shard, ShardContext } from './shard.js';
+import { INITIAL_CAPACITY, type Shard, type ShardContext } from './shard.js';
 import { checkInteger, describe, toFloatRows, type VectorsInput } from './vectors.js';
 
 export interface CollectionOptions {
@@ -22,6 +26,10 @@ export interface CollectionOptions {
   readonly efConstruction?: number;
   /** Default query breadth. Default 64. */
   readonly efSearch?: number;
+  /** Eviction priority: low ones go first; critical ones are never evicted. Default 'medium'. */
+  readonly priority?: Priority;
+  /** Most bytes this collection's resident shards may hold (number or '64MB'); 0: no quota. */
+  readonly quotaBytes?: number;
 }
 
 export interface QueryOptions {
@@ -45,15 +53,22 @@ export interface GetResult {
   readonly vectors: Float32Array[];
 }
 
-/** What a collection needs from the database that owns it. */
+/** What a collection needs from the database that owns it (the budget lives behind it). */
 export interface CollectionHost {
   readonly threads: number;
   /** Runs `work` as one operation of the open database (ClosedError once it closes). */
   operation<T>(work: () => Promise<T>): Promise<T>;
-  /** Makes a shard resident before it is used. */
-  ensureResident(collection: Collection, shard: Shard): Promise<void>;
-  /** Makes room in a resident shard for `fresh` more ids (resizing its segment if needed). */
-  growFor(collection: Collection, shard: Shard, fresh: number): Promise<void>;
+  /** Runs `body` with these shards resident and marked in use (never evicted meanwhile). */
+  use<T>(collection: Collection, shards: readonly number[], body: () => Promise<T>): Promise<T>;
+  /** Reserves budget for an allocation about to happen. @throws {BudgetExceededError} */
+  reserve(collection: Collection, bytes: number, kind: ReservationKind): Promise<Reservation>;
+  release(r: Reservation): void;
+  /** Records a shard's exact bytes after it changed, releasing the reservation that covered it. */
+  settle(collection: Collection, shard: Shard, r?: Reservation): void;
+  /** Unloads these shards (waiting for calls using them, flushing unsaved writes). */
+  unload(collection: Collection, shards: readonly number[]): Promise<void>;
+  /** Makes these shards resident without using them. */
+  load(collection: Collection, shards: readonly number[]): Promise<void>;
 }
 
 export class Collection {
@@ -66,6 +81,10 @@ export class Collection {
   readonly createdAtMs: number;
   readonly shards: readonly Shard[];
   readonly context: ShardContext;
+  /** Budget settings (the governor reads them). */
+  priority: Priority;
+  pinned = false;
+  quotaBytes: number;
   #host: CollectionHost;
   #deleted = false;
 
@@ -73,7 +92,7 @@ export class Collection {
   constructor(
     host: CollectionHost,
     context: ShardContext,
-    settings: Required<Omit<CollectionOptions, 'shards'>> & { readonly createdAtMs: number },
+    settings: Required<Omit<CollectionOptions, 'shards' | 'quotaBytes'>> & { readonly createdAtMs: number; readonly quotaBytes: number },
     shards: readonly Shard[],
   ) {
     this.#host = host;
@@ -85,6 +104,8 @@ export class Collection {
     this.efConstruction = settings.efConstruction;
     this.efSearch = settings.efSearch;
     this.createdAtMs = settings.createdAtMs;
+    this.priority = settings.priority;
+    this.quotaBytes = settings.quotaBytes;
     this.shards = shards;
   }
 
@@ -112,19 +133,20 @@ export class Collection {
     return this.#op(async () => {
       const list = checkIds(ids);
       const groups = this.#group(list);
-      await this.#resident([...groups.keys()]);
-      const missing = list.filter((id) => (this.shards[shardOf(id, this.shards.length)] as Shard).ids.labelOf(id) === undefined);
-      if (missing.length > 0) throw notFound(this.name, missing);
-      const flat = new Float32Array(list.length * this.dim);
-      await Promise.all(
-        [...groups].map(async ([s, rows]) => {
-          const shard = this.shards[s] as Shard;
-          const labels = Uint32Array.from(rows, (row) => shard.ids.labelOf(list[row] as string) as number);
-          const got = await this.context.pool.run('get', { handle: shard.handle, labels });
-          rows.forEach((row, i) => flat.set(got.subarray(i * this.dim, (i + 1) * this.dim), row * this.dim));
-        }),
-      );
-      return { ids: list, vectors: list.map((_, i) => flat.subarray(i * this.dim, (i + 1) * this.dim)) };
+      return this.#host.use(this, [...groups.keys()], async () => {
+        const missing = list.filter((id) => (this.shards[shardOf(id, this.shards.length)] as Shard).ids.labelOf(id) === undefined);
+        if (missing.length > 0) throw notFound(this.name, missing);
+        const flat = new Float32Array(list.length * this.dim);
+        await Promise.all(
+          [...groups].map(async ([s, rows]) => {
+            const shard = this.shards[s] as Shard;
+            const labels = Uint32Array.from(rows, (row) => shard.ids.labelOf(list[row] as string) as number);
+            const got = await this.context.pool.run('get', { handle: shard.handle, labels });
+            rows.forEach((row, i) => flat.set(got.subarray(i * this.dim, (i + 1) * this.dim), row * this.dim));
+          }),
+        );
+        return { ids: list, vectors: list.map((_, i) => flat.subarray(i * this.dim, (i + 1) * this.dim)) };
+      });
     });
   }
 
@@ -145,34 +167,41 @@ export class Collection {
       const k = checkInteger(options.k ?? 10, 'k', 1, 10_000);
       const ef = checkInteger(options.ef ?? Math.max(k, this.efSearch), 'ef', 1, 1 << 20);
       const filterIds = checkFilter(options.filter);
-      await this.#resident(this.shards.map((s) => s.index));
-      const allow = filterIds === null ? null : this.#allowLists(filterIds);
       if (nq === 0) return [];
-
       const shared = new Float32Array(new SharedArrayBuffer(q.byteLength));
       shared.set(q);
       const ranges = planQueryRanges(nq, this.shards.length, this.#host.threads);
-      const outputs: (ShardOutput | null)[] = this.shards.map((_, s) =>
-        allow !== null && (allow[s] as Uint32Array).length === 0
-          ? null
-          : { labels: new Uint32Array(new SharedArrayBuffer(nq * k * 4)), distances: new Float32Array(new SharedArrayBuffer(nq * k * 4)) },
-      );
-      const tasks: Promise<void>[] = [];
-      outputs.forEach((out, s) => {
-        if (out === null) return;
-        const handle = (this.shards[s] as Shard).handle;
-        for (const [from, count] of ranges) {
-          tasks.push(
-            this.context.pool.run('search', {
-              handle, dim: this.dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
-              allow: allow === null ? null : (allow[s] as Uint32Array),
-              outLabels: out.labels.buffer as SharedArrayBuffer,
-              outDistances: out.distances.buffer as SharedArrayBuffer,
-            }),
-          );
+      const outputs = await this.#host.use(this, this.shards.map((s) => s.index), async () => {
+        const allow = filterIds === null ? null : this.#allowLists(filterIds);
+        const outs: (ShardOutput | null)[] = this.shards.map((_, s) =>
+          allow !== null && (allow[s] as Uint32Array).length === 0
+            ? null
+            : { labels: new Uint32Array(new SharedArrayBuffer(nq * k * 4)), distances: new Float32Array(new SharedArrayBuffer(nq * k * 4)) },
+        );
+        const tasks = outs.filter((o) => o !== null).length * ranges.length;
+        const scratch = await this.#host.reserve(this, Math.min(tasks, this.#host.threads) * searchScratchBytes(ef, k, this.M), 'transient');
+        try {
+          const running: Promise<void>[] = [];
+          outs.forEach((out, s) => {
+            if (out === null) return;
+            const handle = (this.shards[s] as Shard).handle;
+            for (const [from, count] of ranges) {
+              running.push(
+                this.context.pool.run('search', {
+                  handle, dim: this.dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
+                  allow: allow === null ? null : (allow[s] as Uint32Array),
+                  outLabels: out.labels.buffer as SharedArrayBuffer,
+                  outDistances: out.distances.buffer as SharedArrayBuffer,
+                }),
+              );
+            }
+          });
+          await Promise.all(running);
+        } finally {
+          this.#host.release(scratch);
         }
+        return outs;
       });
-      await Promise.all(tasks);
 
       const results: QueryResult[] = [];
       for (let i = 0; i < nq; i++) {
@@ -205,8 +234,34 @@ export class Collection {
     });
   }
 
-  async #resident(shards: readonly number[]): Promise<void> {
-    await Promise.all(shards.map((s) => this.#host.ensureResident(this, this.shards[s] as Shard)));
+  /** Unloads the collection's shards: calls using them finish first, unsaved writes are flushed. Idempotent. */
+  unload(): Promise<void> {
+    return this.#op(() => this.#host.unload(this, this.shards.map((s) => s.index)));
+  }
+
+  /** Makes the collection resident now (subject to the budget). @throws {BudgetExceededError} */
+  load(): Promise<void> {
+    return this.#op(() => this.#host.load(this, this.shards.map((s) => s.index)));
+  }
+
+  /** Loads the collection and keeps it resident: the budget never evicts it until unpin(). */
+  async pin(): Promise<void> {
+    await this.load();
+    this.pinned = true;
+  }
+
+  unpin(): void {
+    this.pinned = false;
+  }
+
+  /** Changes the eviction priority. */
+  setPriority(priority: Priority): void {
+    this.priority = checkPriority(priority);
+  }
+
+  /** Whether every shard is resident now. */
+  get resident(): boolean {
+    return this.shards.every((s) => s.resident);
   }
 
   /** Row indices of `ids` grouped by shard. */
@@ -237,10 +292,9 @@ export class Collection {
     const flat = vectors === null ? null : toFloatRows(vectors, this.dim, 'vectors', list.length);
     const groups = this.#group(list);
     const order = [...groups.keys()].sort((a, b) => a - b);
-    await this.#resident(order);
     // Take every involved shard's write turn, in shard order, so validation and the writes
     // see the same state and no other write interleaves.
-    await this.#inTurn(order, 0, async () => {
+    await this.#host.use(this, order, () => this.#inTurn(order, 0, async () => {
       if (kind === 'add') {
         const present = list.filter((id) => (this.shards[shardOf(id, this.shards.length)] as Shard).ids.has(id));
         if (present.length > 0) throw new AlreadyExistsError(`${this.name}: ids already present: ${preview(present)}`, { collection: this.name, ids: present });
@@ -249,7 +303,7 @@ export class Collection {
         if (missing.length > 0) throw notFound(this.name, missing);
       }
       await Promise.all(order.map((s) => this.#writeShard(kind, this.shards[s] as Shard, list, flat, groups.get(s) as number[])));
-    });
+    }));
   }
 
   #inTurn(order: readonly number[], i: number, body: () => Promise<void>): Promise<void> {
@@ -261,15 +315,24 @@ export class Collection {
     const pool = this.context.pool;
     if (kind === 'delete') {
       const labels = Uint32Array.from(rows, (row) => shard.ids.labelOf(list[row] as string) as number);
-      await pool.run('delete', { handle: shard.handle, labels });
-      for (const row of rows) shard.ids.delete(list[row] as string);
+      // hnswlib records deleted slots in a hash set: a node each, and its buckets.
+      const r = await this.#host.reserve(this, 64 * labels.length + 4096, 'transient');
+      try {
+        await pool.run('delete', { handle: shard.handle, labels });
+        for (const row of rows) shard.ids.delete(list[row] as string);
+      } finally {
+        this.#host.settle(this, shard, r);
+      }
       shard.dirty = true;
       return;
     }
     const vectors = new Float32Array(rows.length * this.dim);
     rows.forEach((row, i) => vectors.set((flat as Float32Array).subarray(row * this.dim, (row + 1) * this.dim), i * this.dim));
     const fresh = rows.filter((row) => !shard.ids.has(list[row] as string)).map((row) => list[row] as string);
-    await this.#host.growFor(this, shard, fresh.length);
+    await this.#grow(shard, fresh.length);
+    const idBytes = fresh.reduce((n, id) => n + Buffer.byteLength(id), 0);
+    const info = native.segmentInfo(shard.handle);
+    const r = await this.#host.reserve(this, addBytes(info, shard.ids, fresh.length, idBytes), fresh.length > 0 ? 'growth' : 'transient');
     // Ids go into the table before the segment, so a query never meets a label without an id;
     // they come out again if the segment refuses the write.
     for (const id of fresh) shard.ids.add(id);
@@ -279,9 +342,33 @@ export class Collection {
     } catch (err) {
       for (const id of fresh) shard.ids.delete(id);
       throw err;
+    } finally {
+      this.#host.settle(this, shard, r);
     }
     shard.dirty = true;
   }
+
+  /** Doubles a resident shard's capacity until `fresh` more ids fit, within the budget. */
+  async #grow(shard: Shard, fresh: number): Promise<void> {
+    const info = native.segmentInfo(shard.handle);
+    const needed = info.count + fresh;
+    if (needed <= info.capacity) return;
+    let capacity = Math.max(info.capacity, INITIAL_CAPACITY);
+    while (capacity < needed) capacity *= 2;
+    const r = await this.#host.reserve(this, growBytes(info, capacity, this.#host.threads), 'growth');
+    try {
+      await this.context.pool.run('resize', { handle: shard.handle, capacity });
+    } finally {
+      this.#host.settle(this, shard, r);
+    }
+  }
+}
+
+export function checkPriority(priority: unknown): Priority {
+  if (!PRIORITIES.includes(priority as Priority)) {
+    throw new InvalidArgumentError(`priority: must be one of ${PRIORITIES.join(', ')}, got ${describe(priority)}`);
+  }
+  return priority as Priority;
 }
 
 function checkFilter(filter: QueryOptions['filter']): readonly string[] | null {

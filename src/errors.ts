@@ -214,3 +214,45 @@ export function fromNative(err: unknown): ShoalError {
   if (err instanceof ShoalError) return err;
   return fromWire(toWire(err));
 }
+
+/** One collection's share of the budget, in BudgetExceededError and stats. */
+export interface ResidentShare {
+  readonly collection: string;
+  readonly bytes: number;
+  readonly pinned: boolean;
+  readonly priority: string;
+}
+
+/**
+ * The memory budget cannot make room: what was wanted did not fit after evicting everything
+ * the policy allows. Nothing changed.
+ */
+export class BudgetExceededError extends ShoalError {
+  constructor(message: string, details: {
+    readonly wantedBytes: number;
+    readonly limitBytes: number;
+    readonly usedBytes: number;
+    readonly pinnedBytes: number;
+    readonly breakdown: readonly ResidentShare[];
+    readonly reason?: string;
+    readonly collection?: string;
+  }) {
+    super('SHOAL_BUDGET_EXCEEDED', message, details);
+  }
+  get wantedBytes(): number {
+    return this.details['wantedBytes'] as number;
+  }
+  get limitBytes(): number {
+    return this.details['limitBytes'] as number;
+  }
+  get usedBytes(): number {
+    return this.details['usedBytes'] as number;
+  }
+  get pinnedBytes(): number {
+    return this.details['pinnedBytes'] as number;
+  }
+  get breakdown(): readonly ResidentShare[] {
+    return this.details['breakdown'] as readonly ResidentShare[];
+  }
+}
+registerErrorCode('SHOAL_BUDGET_EXCEEDED', (m, d) => new BudgetExceededError(m, d as ConstructorParameters<typeof BudgetExceededError>[1]));

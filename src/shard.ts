@@ -2,6 +2,7 @@
  * A shard: one slot of a collection, holding a native segment and its IdTable when resident,
  * and the generation of its files on disk. Writes to a shard are serialised here (one at a
  * time, in call order) so its IdTable and segment always change together; reads run freely.
+ * Whether it is resident is the budget governor's decision (budget/governor.ts).
  */
 import { rmSync } from 'node:fs';
 
@@ -29,7 +30,6 @@ export class Shard {
   #storedCount: number;
   #handle: SegmentHandle | null = null;
   #ids: IdTable | null = null;
-  #loading: Promise<void> | null = null;
   #writes: Promise<unknown> = Promise.resolve();
   /** Changed since the last flush. */
   dirty = false;
@@ -48,7 +48,7 @@ export class Shard {
     return this.#ids?.size ?? this.#storedCount;
   }
 
-  /** The resident segment's handle. Call ensureResident() first. */
+  /** The resident segment's handle (the governor made it resident). */
   get handle(): SegmentHandle {
     if (this.#handle === null) throw new Error(`shard ${this.index} is not resident`);
     return this.#handle;
@@ -59,16 +59,9 @@ export class Shard {
     return this.#ids;
   }
 
-  /** Loads the shard's files, or creates an empty segment if it has none. Idempotent. */
-  ensureResident(ctx: ShardContext): Promise<void> {
-    if (this.#handle !== null) return Promise.resolve();
-    this.#loading ??= this.#load(ctx).finally(() => {
-      this.#loading = null;
-    });
-    return this.#loading;
-  }
-
-  async #load(ctx: ShardContext): Promise<void> {
+  /** Loads the shard's files, or creates an empty segment if it has none. The governor calls this. */
+  async load(ctx: ShardContext): Promise<void> {
+    if (this.#handle !== null) return;
     if (this.generation === 0) {
       const handle = await ctx.pool.run('create', { spec: { ...ctx.spec, capacity: INITIAL_CAPACITY } });
       this.#ids = new IdTable();
@@ -79,6 +72,36 @@ export class Shard {
     const handle = await ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation) });
     this.#ids = ids;
     this.#handle = handle;
+  }
+
+  // ---- use counting: a shard in use is never evicted; an eviction waits for users to leave.
+
+  /** Calls using the shard now (including ones waiting for it to load). */
+  users = 0;
+  lastUsedMs = 0;
+  /** Set while an eviction runs: users arriving meanwhile wait for it, then reload. */
+  evicting: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
+
+  enter(): void {
+    this.users++;
+  }
+
+  leave(nowMs: number): void {
+    this.users--;
+    this.lastUsedMs = nowMs;
+    if (this.users === 0) this.#drained?.();
+  }
+
+  /** Resolves once no call uses the shard. */
+  drain(): Promise<void> {
+    if (this.users === 0) return Promise.resolve();
+    return new Promise((done) => {
+      this.#drained = () => {
+        this.#drained = null;
+        done();
+      };
+    });
   }
 
   /** Runs `write` after every earlier write to this shard has finished. */
@@ -107,7 +130,6 @@ export class Shard {
 
   /** Frees the native segment (after saving, if the caller wants the data kept). */
   async release(ctx: ShardContext): Promise<void> {
-    await this.#loading?.catch(() => undefined);
     const handle = this.#handle;
     if (handle === null) return;
     this.#storedCount = this.#ids?.size ?? this.#storedCount;

@@ -1,28 +1,91 @@
 /**
- * Shoal: the database. Opens a data directory (or an ephemeral one), owns the worker pool and
- * the collections, persists the manifest, and closes cleanly: no new calls, calls in flight
- * finish, dirty shards flush, native memory is freed, the directory lock is released.
+ * Shoal: the database. Opens a data directory (or an ephemeral one), owns the worker pool,
+ * the collections and the memory budget (budget/governor.ts), persists the manifest, and
+ * closes cleanly: no new calls, calls in flight finish, dirty shards flush, native memory is
+ * freed, the directory lock is released.
  */
+import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { Collection, type CollectionOptions } from './collection.js';
-import { AlreadyExistsError, ClosedError, InvalidArgumentError, NotFoundError } from './errors.js';
+import type { Clock } from './budget/clock.js';
+import { systemClock } from './budget/clock.js';
+import { Governor, type GovernorEvents, type ReservationKind, type ShardEntry } from './budget/governor.js';
+import type { Reservation } from './budget/ledger.js';
+import type { EvictionReason, Priority } from './budget/policy.js';
+import type { EvictionRecord } from './budget/stats.js';
+import type { Level } from './budget/thresholds.js';
+import { checkPriority, Collection, type CollectionOptions } from './collection.js';
+import { parseBytes, resolveConfig, type BudgetOptions, type Config } from './config.js';
+import { AlreadyExistsError, ClosedError, InvalidArgumentError, NotFoundError, type ResidentShare } from './errors.js';
+import { native } from './native/binding.js';
 import { checkSpec } from './native/segment.js';
 import { Pool } from './pool/pool.js';
-import { INITIAL_CAPACITY, removeGeneration, Shard, type ShardContext } from './shard.js';
+import { removeGeneration, Shard, type ShardContext } from './shard.js';
 import { lockDirectory } from './storage/dir-lock.js';
 import { checkCollectionName, collectionDir } from './storage/layout.js';
 import { readManifest, writeManifest, type CollectionRecord } from './storage/manifest.js';
 import { checkInteger, describe } from './vectors.js';
-import { native } from './native/binding.js';
 
-export interface ShoalOptions {
+export interface ShoalOptions extends BudgetOptions {
   /** Data directory. Omit for an ephemeral database in a temp directory removed on close. */
   readonly path?: string;
-  /** Worker threads. Default: the machine's available parallelism. */
+  /** Worker threads. Default: the machine's available parallelism (or SHOAL_THREADS). */
   readonly threads?: number;
+  /** Time source for TTL and recency (tests pass a fake). */
+  readonly clock?: Clock;
+  /** Environment to read SHOAL_* settings from. Default process.env. */
+  readonly env?: Record<string, string | undefined>;
+}
+
+export interface ReconfiguredEvent {
+  readonly config: Config;
+}
+
+export interface ShoalEvents extends GovernorEvents {
+  reconfigured: ReconfiguredEvent;
+}
+
+export interface CollectionStats {
+  readonly name: string;
+  readonly count: number;
+  readonly shards: number;
+  readonly residentShards: number;
+  readonly bytes: number;
+  readonly priority: Priority;
+  readonly pinned: boolean;
+  readonly quotaBytes: number;
+  readonly lastUsedMs: number;
+}
+
+export interface ShoalStats {
+  readonly limitBytes: number;
+  /** Accounted bytes: resident + reserved. Never above limitBytes. */
+  readonly usedBytes: number;
+  /** Exact bytes of resident segments and id tables. */
+  readonly residentBytes: number;
+  /** Bytes reserved for allocations in progress and visited-list headroom. */
+  readonly reservedBytes: number;
+  readonly peakBytes: number;
+  readonly pinnedBytes: number;
+  readonly level: Level;
+  readonly hits: number;
+  readonly misses: number;
+  readonly hitRate: number;
+  readonly loads: number;
+  readonly rejections: number;
+  readonly evictions: Readonly<Record<EvictionReason, number>>;
+  readonly loadMsP50: number;
+  readonly loadMsP99: number;
+  readonly bytesLoaded: number;
+  readonly bytesSpilled: number;
+  /** Times the ledger found more bytes than reserved (a bug if ever nonzero). */
+  readonly overshoots: number;
+  readonly nativeBytes: number;
+  readonly collections: readonly CollectionStats[];
+  readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly externalBytes: number };
+  readonly recentEvictions: readonly EvictionRecord[];
 }
 
 export class Shoal {
@@ -30,7 +93,9 @@ export class Shoal {
   readonly path: string;
   readonly ephemeral: boolean;
   readonly threads: number;
+  #events = new EventEmitter();
   #pool: Pool;
+  #governor: Governor;
   #unlock: () => void;
   #collections = new Map<string, Collection>();
   #active = 0;
@@ -38,31 +103,34 @@ export class Shoal {
   #closing: Promise<void> | null = null;
   #manifestWrites: Promise<void> = Promise.resolve();
 
-  private constructor(path: string, ephemeral: boolean, threads: number, unlock: () => void) {
+  private constructor(path: string, ephemeral: boolean, config: Config, clock: Clock, unlock: () => void) {
     this.path = path;
     this.ephemeral = ephemeral;
-    this.threads = threads;
+    this.threads = config.threads;
     this.#unlock = unlock;
-    this.#pool = new Pool(threads);
+    this.#pool = new Pool(config.threads);
+    this.#governor = new Governor(config, clock, (event, payload) => this.#events.emit(event, payload), () => this.#saveManifest());
   }
 
   /**
    * Opens (creating if needed) a database.
-   * @throws {LockedError} if another live process has the directory open,
-   *   {CorruptionError} for a damaged manifest, {InvalidArgumentError} for bad options.
+   * @throws {InvalidArgumentError} for a bad option or SHOAL_* environment value,
+   *   {LockedError} if another live process has the directory open, {CorruptionError} for a
+   *   damaged manifest.
    * @example
-   *   const db = await Shoal.open({ path: './data' });
+   *   const db = await Shoal.open({ path: './data', memoryLimitBytes: '512MB' });
    */
   static async open(options: ShoalOptions = {}): Promise<Shoal> {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
-    const threads = checkInteger(options.threads ?? availableParallelism(), 'threads', 1, 256);
+    const env = options.env ?? process.env;
+    const config = resolveConfig(options, env);
     const ephemeral = options.path === undefined;
     const path = ephemeral ? mkdtempSync(join(tmpdir(), 'shoal-')) : resolve(options.path as string);
     mkdirSync(path, { recursive: true });
     const unlock = lockDirectory(path);
     try {
       const manifest = readManifest(path);
-      const db = new Shoal(path, ephemeral, threads, unlock);
+      const db = new Shoal(path, ephemeral, config, options.clock ?? systemClock, unlock);
       for (const record of manifest.collections) db.#collections.set(record.name, db.#materialize(record));
       return db;
     } catch (err) {
@@ -70,6 +138,26 @@ export class Shoal {
       if (ephemeral) rmSync(path, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** The settings in force. */
+  get config(): Config {
+    return this.#governor.config;
+  }
+
+  on<K extends keyof ShoalEvents>(event: K, listener: (payload: ShoalEvents[K]) => void): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  once<K extends keyof ShoalEvents>(event: K, listener: (payload: ShoalEvents[K]) => void): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+
+  off<K extends keyof ShoalEvents>(event: K, listener: (payload: ShoalEvents[K]) => void): this {
+    this.#events.off(event, listener);
+    return this;
   }
 
   /**
@@ -98,7 +186,7 @@ export class Shoal {
     return found;
   }
 
-  /** The existing collection (whose settings must match `options`), or a new one. */
+  /** The existing collection (whose dim, space and shards must match `options`), or a new one. */
   async getOrCreateCollection(name: string, options: CollectionOptions): Promise<Collection> {
     this.#checkOpen();
     const found = this.#collections.get(checkCollectionName(name));
@@ -124,7 +212,12 @@ export class Shoal {
       this.#collections.delete(name);
       collection.markDeleted();
       await this.#saveManifest();
-      for (const shard of collection.shards) await shard.exclusive(() => shard.release(collection.context));
+      for (const shard of collection.shards) {
+        while (shard.evicting !== null) await shard.evicting;
+        await shard.drain();
+        await shard.exclusive(() => shard.release(collection.context));
+        this.#governor.unregister(shardKey(name, shard.index));
+      }
       rmSync(collectionDir(this.path, name), { recursive: true, force: true });
     });
   }
@@ -134,11 +227,73 @@ export class Shoal {
     return this.operation(() => this.#flushAll());
   }
 
+  /** Unloads every collection (flushing unsaved writes); pinned ones too. */
+  unloadAll(): Promise<void> {
+    return this.operation(async () => {
+      for (const entry of [...this.#governor.entries()]) await this.#governor.unload(entry, 'manual');
+    });
+  }
+
+  /**
+   * Changes budget settings at once, without dropping the cache: shrinking the limit evicts
+   * down to it; growing it admits more. Unspecified settings keep their current values.
+   * @throws {InvalidArgumentError}, {BudgetExceededError} if pinned or busy segments do not fit
+   *   the new limit (nothing changes).
+   */
+  configure(options: BudgetOptions): Promise<void> {
+    return this.operation(async () => {
+      const current = this.#governor.config;
+      const next = resolveConfig({ ...options, threads: current.threads }, {}, current);
+      await this.#governor.configure(next);
+      this.#emit('reconfigured', { config: next });
+    });
+  }
+
+  /** Runs the TTL sweep and threshold checks now (they also run every maintenanceIntervalMs). */
+  maintain(): Promise<void> {
+    return this.operation(() => this.#governor.maintain());
+  }
+
+  /** Memory, cache and per-collection figures. */
+  stats(): ShoalStats {
+    this.#checkOpen();
+    const g = this.#governor;
+    const s = g.stats;
+    const lookups = s.hits + s.misses;
+    const mem = process.memoryUsage();
+    return {
+      limitBytes: g.ledger.limitBytes,
+      usedBytes: g.ledger.usedBytes,
+      residentBytes: g.ledger.residentBytes,
+      reservedBytes: g.ledger.reservedBytes,
+      peakBytes: g.ledger.peakBytes,
+      pinnedBytes: g.pinnedBytes(),
+      level: g.level,
+      hits: s.hits,
+      misses: s.misses,
+      hitRate: lookups === 0 ? 0 : s.hits / lookups,
+      loads: s.loads,
+      rejections: s.rejections,
+      evictions: { ...s.evictions },
+      loadMsP50: s.loadMsPercentile(0.5),
+      loadMsP99: s.loadMsPercentile(0.99),
+      bytesLoaded: s.bytesLoaded,
+      bytesSpilled: s.bytesSpilled,
+      overshoots: g.ledger.overshoot.count,
+      nativeBytes: native.totalBytes(),
+      collections: [...this.#collections.values()].map((c) => this.#collectionStats(c, g.breakdown())),
+      process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
+      recentEvictions: s.history(),
+    };
+  }
+
   /** Stops new calls, waits for calls in flight, flushes (unless ephemeral), frees everything. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
   }
+
+  // ---- CollectionHost: what collections call ---------------------------------------------
 
   /** @internal Runs one public operation, refusing it once closing has begun. */
   async operation<T>(work: () => Promise<T>): Promise<T> {
@@ -152,22 +307,50 @@ export class Shoal {
   }
 
   /** @internal */
-  ensureResident(collection: Collection, shard: Shard): Promise<void> {
-    return shard.ensureResident(collection.context);
+  use<T>(collection: Collection, shards: readonly number[], body: () => Promise<T>): Promise<T> {
+    return this.#governor.use(shards.map((s) => this.#entry(collection, s)), body);
   }
 
-  /** @internal Doubles a shard's capacity until `fresh` more ids fit. */
-  async growFor(collection: Collection, shard: Shard, fresh: number): Promise<void> {
-    const info = native.segmentInfo(shard.handle);
-    const needed = info.count + fresh;
-    if (needed <= info.capacity) return;
-    let capacity = Math.max(info.capacity, INITIAL_CAPACITY);
-    while (capacity < needed) capacity *= 2;
-    await collection.context.pool.run('resize', { handle: shard.handle, capacity });
+  /** @internal */
+  reserve(collection: Collection, bytes: number, kind: ReservationKind): Promise<Reservation> {
+    return this.#governor.reserve(bytes, kind, collection, `${kind} ${collection.name}`);
+  }
+
+  /** @internal */
+  release(r: Reservation): void {
+    this.#governor.release(r);
+  }
+
+  /** @internal */
+  settle(collection: Collection, shard: Shard, r?: Reservation): void {
+    this.#governor.settle(this.#entry(collection, shard.index), r);
+  }
+
+  /** @internal */
+  async unload(collection: Collection, shards: readonly number[]): Promise<void> {
+    for (const s of shards) await this.#governor.unload(this.#entry(collection, s), 'manual');
+  }
+
+  /** @internal */
+  load(collection: Collection, shards: readonly number[]): Promise<void> {
+    return this.use(collection, shards, async () => undefined);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  #emit<K extends keyof ShoalEvents>(event: K, payload: ShoalEvents[K]): void {
+    this.#events.emit(event, payload);
   }
 
   #checkOpen(): void {
     if (this.#closing !== null) throw new ClosedError('the database is closed');
+  }
+
+  #entry(collection: Collection, shard: number): ShardEntry {
+    const key = shardKey(collection.name, shard);
+    const found = [...this.#governor.entries()].find((e) => e.key === key);
+    if (found === undefined) throw new NotFoundError(`collection ${JSON.stringify(collection.name)} was deleted`, { collection: collection.name });
+    return found;
   }
 
   #materialize(record: CollectionRecord): Collection {
@@ -178,7 +361,16 @@ export class Shoal {
       spec: { dim: record.dim, space: record.space, M: record.M, efConstruction: record.efConstruction },
     };
     const shards = record.shards.map((s, i) => new Shard(i, s.generation, s.count));
-    return new Collection(this, context, record, shards);
+    const collection = new Collection(
+      this,
+      context,
+      { ...record, priority: record.priority ?? 'medium', quotaBytes: record.quotaBytes ?? 0 },
+      shards,
+    );
+    for (const shard of shards) {
+      this.#governor.register({ key: shardKey(record.name, shard.index), shard, context, owner: collection });
+    }
+    return collection;
   }
 
   #record(c: Collection): CollectionRecord {
@@ -191,6 +383,22 @@ export class Shoal {
       efSearch: c.efSearch,
       shards: c.shards.map((s) => ({ generation: s.generation, count: s.generation === 0 ? 0 : s.count })),
       createdAtMs: c.createdAtMs,
+      priority: c.priority,
+      quotaBytes: c.quotaBytes,
+    };
+  }
+
+  #collectionStats(c: Collection, shares: readonly ResidentShare[]): CollectionStats {
+    return {
+      name: c.name,
+      count: c.shards.reduce((n, s) => n + s.count, 0),
+      shards: c.shards.length,
+      residentShards: c.shards.filter((s) => s.resident).length,
+      bytes: shares.find((s) => s.collection === c.name)?.bytes ?? 0,
+      priority: c.priority,
+      pinned: c.pinned,
+      quotaBytes: c.quotaBytes,
+      lastUsedMs: Math.max(0, ...c.shards.map((s) => s.lastUsedMs)),
     };
   }
 
@@ -221,17 +429,25 @@ export class Shoal {
 
   async #close(): Promise<void> {
     if (this.#active > 0) await new Promise<void>((done) => (this.#idle = done));
+    this.#governor.stop();
     try {
       if (!this.ephemeral) await this.#flushAll();
     } finally {
       for (const collection of this.#collections.values()) {
-        for (const shard of collection.shards) await shard.release(collection.context);
+        for (const shard of collection.shards) {
+          await shard.release(collection.context);
+          this.#governor.unregister(shardKey(collection.name, shard.index));
+        }
       }
       await this.#pool.close();
       this.#unlock();
       if (this.ephemeral) rmSync(this.path, { recursive: true, force: true });
     }
   }
+}
+
+function shardKey(collection: string, shard: number): string {
+  return `${collection}/${shard}`;
 }
 
 function checkCollectionOptions(name: string, options: CollectionOptions): CollectionRecord {
@@ -247,5 +463,7 @@ function checkCollectionOptions(name: string, options: CollectionOptions): Colle
     efSearch: checkInteger(options.efSearch ?? 64, 'efSearch', 1, 1 << 20),
     shards: Array.from({ length: shards }, () => ({ generation: 0, count: 0 })),
     createdAtMs: Date.now(),
+    priority: checkPriority(options.priority ?? 'medium'),
+    quotaBytes: options.quotaBytes === undefined || options.quotaBytes === 0 ? 0 : parseBytes(options.quotaBytes, 'quotaBytes'),
   };
 }

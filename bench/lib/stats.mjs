@@ -53,3 +53,11 @@ export function settledRss() {
   }
   return process.memoryUsage();
 }
+
+/** The p-th percentile (0..100) of `values`, nearest-rank on a sorted copy. */
+export function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}

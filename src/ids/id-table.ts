@@ -63,6 +63,59 @@ export class IdTable {
     );
   }
 
+  /**
+   * Exactly what bytes() will be after adding `count` ids of `idBytes` UTF-8 bytes in all
+   * (deletes aside): the arrays grow by the same doubling rules add() follows. Lets the budget
+   * reserve an add's id-table growth before it happens.
+   */
+  bytesAfterAdding(count: number, idBytes: number): number {
+    return IdTable.predictBytes(
+      { arena: this.#arena.length, arenaUsed: this.#arenaUsed, labels: this.#offsets.length, index: this.#index.length, indexUsed: this.#indexUsed, free: this.#free.length },
+      { size: this.#count, nextLabel: this.#nextLabel, freeCount: this.#freeCount },
+      count,
+      idBytes,
+    );
+  }
+
+  /**
+   * An upper bound of bytes() for a table deserialised from a file of `count` ids holding
+   * `idBytes` UTF-8 bytes under labels below `nextLabel`: every array at most doubles past
+   * what it needs.
+   */
+  static bytesWhenLoaded(count: number, nextLabel: number, idBytes: number): number {
+    const arena = Math.max(1024, 2 * idBytes);
+    const labels = Math.max(64, 2 * nextLabel);
+    const index = Math.max(128, 4 * (count + 1));
+    const free = Math.max(16, 2 * (nextLabel - count));
+    return arena + labels * 6 + index * 4 + free * 4 + MAX_ID_BYTES * 3;
+  }
+
+  private static predictBytes(
+    caps: { arena: number; arenaUsed: number; labels: number; index: number; indexUsed: number; free: number },
+    state: { size: number; nextLabel: number; freeCount: number },
+    count: number,
+    idBytes: number,
+  ): number {
+    let arena = caps.arena;
+    const arenaNeeded = caps.arenaUsed + idBytes;
+    while (arena < arenaNeeded) arena *= 2; // add() doubles one id at a time
+    const newLabels = Math.max(0, count - state.freeCount);
+    let labels = caps.labels;
+    while (labels < state.nextLabel + newLabels) labels *= 2;
+    let index = caps.index;
+    let used = caps.indexUsed;
+    let live = state.size;
+    for (let i = 0; i < count; i++) {
+      if ((used + 1) * 4 > index * 3) {
+        if (live + 1 > index / 2) index *= 2;
+        used = live;
+      }
+      used++;
+      live++;
+    }
+    return arena + labels * 6 + index * 4 + caps.free * 4 + MAX_ID_BYTES * 3;
+  }
+
   /** The label of `id`, or undefined. */
   labelOf(id: string): number | undefined {
     const n = this.#encode(id);
@@ -211,7 +264,10 @@ export class IdTable {
   }
 
   #insertIndex(label: number, hash: number): void {
-    if ((this.#indexUsed + 1) * 4 > this.#index.length * 3) this.#rehash(this.#count + 1 > this.#index.length / 4 ? this.#index.length * 2 : this.#index.length);
+    // Keep at most 3/4 of slots used (live + tombstones) and at most half live.
+    if ((this.#indexUsed + 1) * 4 > this.#index.length * 3) {
+      this.#rehash(this.#count + 1 > this.#index.length / 2 ? this.#index.length * 2 : this.#index.length);
+    }
     const mask = this.#index.length - 1;
     let slot = hash & mask;
     while ((this.#index[slot] as number) >= 0) slot = (slot + 1) & mask;
@@ -249,7 +305,8 @@ export class IdTable {
 
   #ensureLabels(count: number): void {
     if (count <= this.#offsets.length) return;
-    const size = Math.max(count, this.#offsets.length * 2);
+    let size = this.#offsets.length * 2;
+    while (size < count) size *= 2;
     const offsets = new Uint32Array(size).fill(NO_ID);
     offsets.set(this.#offsets);
     const lengths = new Uint16Array(size);

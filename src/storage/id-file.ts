@@ -2,7 +2,7 @@
  * A shard's .ids file: `SHOALIDS`, format version (u32), CRC-32 of the payload (u32), then the
  * IdTable's serialised bytes. Written atomically; a damaged file is a CorruptionError.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 
 import { CorruptionError, IoError, NotASegmentError, ShoalError, UnsupportedVersionError } from '../errors.js';
@@ -37,5 +37,26 @@ export function readIds(path: string): IdTable {
     return IdTable.deserialize(payload);
   } catch (err) {
     throw new CorruptionError(`${path}: ${(err as ShoalError).message}`, { file: path });
+  }
+}
+
+/** What loading an ids file will hold, from its first 24 bytes and its size. */
+export function readIdsSummary(path: string): { count: number; nextLabel: number; idBytes: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (cause) {
+    throw new IoError(`${path}: cannot read: ${(cause as Error).message}`, { path }, { cause });
+  }
+  try {
+    const head = Buffer.alloc(24);
+    const got = readSync(fd, head, 0, 24, 0);
+    const size = fstatSync(fd).size;
+    if (got < 24 || !head.subarray(0, 8).equals(MAGIC)) throw new NotASegmentError(`${path}: not a shoal ids file`, { file: path });
+    const count = head.readUInt32LE(16);
+    const nextLabel = head.readUInt32LE(20);
+    return { count, nextLabel, idBytes: Math.max(0, size - 24 - 6 * count) };
+  } finally {
+    closeSync(fd);
   }
 }

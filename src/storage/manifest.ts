@@ -29,6 +29,8 @@ export interface CollectionRecord {
   readonly efSearch: number;
   readonly shards: readonly ShardRecord[];
   readonly createdAtMs: number;
+  readonly priority?: 'low' | 'medium' | 'high' | 'critical';
+  readonly quotaBytes?: number;
 }
 
 export interface Manifest {

@@ -32,6 +32,10 @@ export async function build(ds) {
 
   return {
     buildSeconds,
+    // For benches that drive the index themselves (latency, event-loop delay): the index and the
+    // queries already converted to number[].
+    index,
+    queries,
     memory: {
       // No byte counter exists in hnswlib-node: RSS is the only view, and it includes any
       // V8 heap growth the per-point number[] conversions left behind.

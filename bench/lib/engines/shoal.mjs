@@ -1,13 +1,25 @@
 /** shoal's native segment behind the bench engine interface (see protocol.mjs). */
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Segment, native } from '../../../dist/index.js';
 import { GRAPH, K } from '../protocol.mjs';
 import { seconds, settledRss } from '../stats.mjs';
 
 export function facts() {
   // The tree may be dirty while the lead edits native/: the addon's build time pins what ran.
-  const addon = new URL('../../../build/Release/shoal.node', import.meta.url);
-  return { buildInfo: native.buildInfo(), addonBuilt: existsSync(addon) ? statSync(addon).mtime.toISOString() : null };
+  const addon = addonPath();
+  return { buildInfo: native.buildInfo(), addonPath: addon, addonBuilt: addon && existsSync(addon) ? statSync(addon).mtime.toISOString() : null };
+}
+
+/** The binary dist/ loads: SHOAL_NATIVE_BINARY, else what node-gyp-build picks (build/Release or prebuilds/). */
+function addonPath() {
+  if (process.env.SHOAL_NATIVE_BINARY) return process.env.SHOAL_NATIVE_BINARY;
+  try {
+    return createRequire(import.meta.url)('node-gyp-build').path(fileURLToPath(new URL('../../..', import.meta.url)));
+  } catch {
+    return null;
+  }
 }
 
 /**

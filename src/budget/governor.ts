@@ -1,0 +1,414 @@
+/**
+ * The governor: the only place that acts on budget decisions. It loads shards when calls need
+ * them (after reserving their bytes), evicts shards (flushing unsaved writes first), runs TTL
+ * and threshold checks, applies reconfiguration, and keeps the statistics. Every decision
+ * comes from the pure functions in policy.ts and thresholds.ts; every byte goes through the
+ * ledger. Decisions that allocate or evict run one at a time (#turn), so two admissions never
+ * plan with the same free bytes.
+ *
+ * Invariant: ledger.usedBytes <= limit at every await point.
+ */
+import { BudgetExceededError, type ResidentShare } from '../errors.js';
+import type { Config } from '../config.js';
+import { native } from '../native/binding.js';
+import type { Shard, ShardContext } from '../shard.js';
+import { removeGeneration } from '../shard.js';
+import { readIdsSummary } from '../storage/id-file.js';
+import { idsPath, segmentPath } from '../storage/layout.js';
+import type { Clock } from './clock.js';
+import { Ledger, type Reservation } from './ledger.js';
+import {
+  planAdmission,
+  planEmergencyEviction,
+  planExpiry,
+  planSoftEviction,
+  type EvictionReason,
+  type Priority,
+  type Resident,
+  type Victim,
+} from './policy.js';
+import { createBytes, loadBytes, visitedHeadroom } from './sizes.js';
+import { nextLevel, type Level } from './thresholds.js';
+import { Stats } from './stats.js';
+
+/** Budget settings a collection carries. */
+export interface BudgetOwner {
+  readonly name: string;
+  priority: Priority;
+  pinned: boolean;
+  /** Most bytes this collection's resident shards may hold; 0: no quota. */
+  quotaBytes: number;
+}
+
+export interface ShardEntry {
+  readonly key: string;
+  readonly shard: Shard;
+  readonly context: ShardContext;
+  readonly owner: BudgetOwner;
+}
+
+export interface LoadedEvent { readonly collection: string; readonly shard: number; readonly bytes: number; readonly loadMs: number }
+export interface EvictedEvent { readonly collection: string; readonly shard: number; readonly bytes: number; readonly reason: EvictionReason; readonly flushed: boolean }
+export interface RejectedEvent { readonly collection: string | null; readonly wantedBytes: number; readonly usedBytes: number; readonly limitBytes: number; readonly reason: string }
+export interface ThresholdEvent { readonly level: Level; readonly previous: Level; readonly usedBytes: number; readonly limitBytes: number }
+
+export interface GovernorEvents {
+  loaded: LoadedEvent;
+  evicted: EvictedEvent;
+  rejected: RejectedEvent;
+  threshold: ThresholdEvent;
+}
+
+export type Emit = <K extends keyof GovernorEvents>(event: K, payload: GovernorEvents[K]) => void;
+
+/** What a reservation is for: loads and growth are refused above the emergency threshold. */
+export type ReservationKind = 'load' | 'growth' | 'transient';
+
+export class Governor {
+  #config: Config;
+  #clock: Clock;
+  #emit: Emit;
+  #persist: () => Promise<void>;
+  readonly ledger: Ledger;
+  readonly stats = new Stats();
+  #entries = new Map<string, ShardEntry>();
+  #headroom = new Map<string, Reservation>();
+  #level: Level = 'normal';
+  #turn: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | null = null;
+  #relieving = false;
+
+  /** `persist` writes the manifest: an eviction that flushed a shard commits through it. */
+  constructor(config: Config, clock: Clock, emit: Emit, persist: () => Promise<void>) {
+    this.#config = config;
+    this.#clock = clock;
+    this.#emit = emit;
+    this.#persist = persist;
+    this.ledger = new Ledger(config.memoryLimitBytes);
+    this.#startTimer();
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  get level(): Level {
+    return this.#level;
+  }
+
+  register(entry: ShardEntry): void {
+    this.#entries.set(entry.key, entry);
+  }
+
+  /** Forgets a shard the caller has already released (its bytes leave the ledger). */
+  unregister(key: string): void {
+    this.#entries.delete(key);
+    this.#dropHeadroom(key);
+    this.ledger.settle(key, 0);
+    this.#checkLevel();
+  }
+
+  entries(): IterableIterator<ShardEntry> {
+    return this.#entries.values();
+  }
+
+  /**
+   * Runs `body` with every shard in `entries` resident and marked in use (so none is evicted
+   * meanwhile). Loads what is not resident, after reserving its bytes.
+   * @throws {BudgetExceededError} when a shard cannot be made resident.
+   */
+  async use<T>(entries: readonly ShardEntry[], body: () => Promise<T>): Promise<T> {
+    const entered: ShardEntry[] = [];
+    try {
+      for (const entry of entries) {
+        while (entry.shard.evicting !== null) await entry.shard.evicting;
+        entry.shard.enter();
+        entered.push(entry);
+        if (entry.shard.resident) this.stats.hits++;
+        else {
+          this.stats.misses++;
+          await this.#inTurn(() => this.#load(entry));
+        }
+      }
+      return await body();
+    } finally {
+      const now = this.#clock.now();
+      for (const entry of entered) entry.shard.leave(now);
+    }
+  }
+
+  /**
+   * Reserves `bytes` for an allocation a call in progress is about to make, evicting other
+   * shards if needed. @throws {BudgetExceededError}
+   */
+  async reserve(bytes: number, kind: ReservationKind, owner: BudgetOwner | null, label: string): Promise<Reservation> {
+    if (kind === 'transient' && this.ledger.fits(bytes) && this.#level !== 'hard') return this.#reserveNow(bytes, label);
+    return this.#inTurn(async () => this.#admit(bytes, kind, owner, label));
+  }
+
+  release(r: Reservation): void {
+    this.ledger.release(r);
+    this.#checkLevel();
+  }
+
+  /** Records a resident shard's exact bytes after an operation, releasing the reservation that covered it. */
+  settle(entry: ShardEntry, r?: Reservation): void {
+    this.#dropHeadroom(entry.key);
+    this.ledger.settle(entry.key, this.#exactBytes(entry), r);
+    this.#keepHeadroom(entry);
+    this.#checkLevel();
+  }
+
+  /** Unloads a shard: waits for calls using it, flushes unsaved writes, frees it. Idempotent. */
+  async unload(entry: ShardEntry, reason: EvictionReason): Promise<void> {
+    while (entry.shard.evicting !== null) await entry.shard.evicting;
+    if (!entry.shard.resident) return;
+    await entry.shard.drain();
+    await this.#inTurn(() => this.#evict(entry, reason));
+  }
+
+  /** Runs the TTL sweep and threshold relief now (the timer calls this every maintenanceIntervalMs). */
+  maintain(): Promise<void> {
+    return this.#inTurn(async () => {
+      const now = this.#clock.now();
+      for (const v of planExpiry(this.#residents(), this.#config.ttlMs, now)) await this.#evictVictim(v);
+      await this.#relieve();
+    });
+  }
+
+  /** Applies a new configuration; shrinking the limit evicts first. @throws {BudgetExceededError} (nothing changed). */
+  configure(next: Config): Promise<void> {
+    return this.#inTurn(async () => {
+      if (next.memoryLimitBytes < this.ledger.usedBytes) {
+        const cfg = { limitBytes: next.memoryLimitBytes, targetFraction: next.evictionTarget, ttlMs: next.ttlMs };
+        const plan = planAdmission(this.#residents(), this.ledger.usedBytes, 0, cfg, this.#clock.now());
+        if (plan.kind === 'reject') throw this.#rejection(0, null, 'the new limit is below the bytes that cannot be evicted', next.memoryLimitBytes);
+        if (plan.kind === 'evict') for (const v of plan.victims) await this.#evictVictim({ ...v, reason: 'reconfigure' });
+        if (this.ledger.usedBytes > next.memoryLimitBytes) {
+          throw this.#rejection(0, null, 'the new limit is below the bytes in use by calls in flight', next.memoryLimitBytes);
+        }
+      }
+      this.ledger.setLimit(next.memoryLimitBytes);
+      this.#config = next;
+      this.#startTimer();
+      this.#checkLevel();
+    });
+  }
+
+  /** Bytes held per collection, for errors and stats. */
+  breakdown(): ResidentShare[] {
+    const shares = new Map<string, ResidentShare>();
+    for (const entry of this.#entries.values()) {
+      const bytes = this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0);
+      const prior = shares.get(entry.owner.name);
+      shares.set(entry.owner.name, {
+        collection: entry.owner.name,
+        bytes: (prior?.bytes ?? 0) + bytes,
+        pinned: entry.owner.pinned,
+        priority: entry.owner.priority,
+      });
+    }
+    return [...shares.values()].filter((s) => s.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+  }
+
+  pinnedBytes(): number {
+    let sum = 0;
+    for (const entry of this.#entries.values()) if (entry.owner.pinned) sum += this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0);
+    return sum;
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(work, work);
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+
+  #reserveNow(bytes: number, label: string): Reservation {
+    const r = this.ledger.reserve(bytes, label);
+    this.#checkLevel();
+    return r;
+  }
+
+  /** Makes room for `bytes` (evicting as the policy allows) and reserves it. Runs in turn. */
+  async #admit(bytes: number, kind: ReservationKind, owner: BudgetOwner | null, label: string): Promise<Reservation> {
+    if (this.#level === 'emergency' && kind !== 'transient') {
+      throw this.#rejection(bytes, owner?.name ?? null, 'memory is above the emergency threshold: new loads and growth are refused');
+    }
+    if (owner !== null && owner.quotaBytes > 0) {
+      const held = this.breakdown().find((s) => s.collection === owner.name)?.bytes ?? 0;
+      if (held + bytes > owner.quotaBytes) {
+        throw this.#rejection(bytes, owner.name, `collection ${owner.name} would exceed its quota of ${owner.quotaBytes} bytes`);
+      }
+    }
+    const forceTarget = this.#level === 'hard' || this.#level === 'emergency';
+    if (this.#config.cachePolicy === 'lru') {
+      const cfg = { limitBytes: this.ledger.limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
+      const plan = planAdmission(this.#residents(), this.ledger.usedBytes, bytes, cfg, this.#clock.now(), forceTarget);
+      if (plan.kind === 'evict') for (const v of plan.victims) await this.#evictVictim(v);
+    }
+    if (!this.ledger.fits(bytes)) throw this.#rejection(bytes, owner?.name ?? null, 'not enough memory can be evicted');
+    return this.#reserveNow(bytes, label);
+  }
+
+  async #load(entry: ShardEntry): Promise<void> {
+    const { shard, context } = entry;
+    if (shard.resident) return;
+    const threads = this.#config.threads;
+    let bytes: number;
+    let fileBytes = 0;
+    if (shard.generation === 0) {
+      bytes = createBytes(context.spec.dim, context.spec.M ?? 16, 1024, threads);
+    } else {
+      const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
+      const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
+      bytes = loadBytes(summary, ids, threads);
+      fileBytes = summary.fileBytes;
+    }
+    const r = await this.#admit(bytes, 'load', entry.owner, `load ${entry.key}`);
+    const started = performance.now();
+    try {
+      await shard.load(context);
+    } catch (err) {
+      this.release(r);
+      throw err;
+    }
+    const loadMs = performance.now() - started;
+    this.settle(entry, r);
+    shard.lastUsedMs = this.#clock.now();
+    if (fileBytes > 0) this.stats.recordLoad(loadMs, fileBytes);
+    this.#emit('loaded', { collection: entry.owner.name, shard: shard.index, bytes: this.ledger.residentOf(entry.key), loadMs });
+  }
+
+  /** Evicts a planned victim if it is still resident and idle (it may have been taken meanwhile). */
+  async #evictVictim(v: Victim): Promise<void> {
+    const entry = this.#entries.get(v.key);
+    if (entry === undefined || !entry.shard.resident || entry.shard.users > 0) return;
+    await this.#evict(entry, v.reason);
+  }
+
+  /** Flushes (if dirty) and frees an idle resident shard. Runs in turn. */
+  async #evict(entry: ShardEntry, reason: EvictionReason): Promise<void> {
+    const { shard, context } = entry;
+    if (!shard.resident) return;
+    let finish!: () => void;
+    shard.evicting = new Promise((done) => (finish = done));
+    try {
+      const bytes = this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0);
+      const flushed = shard.dirty;
+      const previous = await shard.exclusive(() => shard.save(context));
+      if (flushed) {
+        await this.#persist();
+        removeGeneration(context, shard.index, previous);
+      }
+      await shard.release(context);
+      this.#dropHeadroom(entry.key);
+      this.ledger.settle(entry.key, 0);
+      this.stats.recordEviction(reason, entry.owner.name, shard.index, bytes, flushed, this.#clock.now());
+      this.#emit('evicted', { collection: entry.owner.name, shard: shard.index, bytes, reason, flushed });
+      this.#checkLevel();
+    } finally {
+      shard.evicting = null;
+      finish();
+    }
+  }
+
+  /** Threshold relief: soft evicts expired and low-priority shards, emergency everything but critical. */
+  async #relieve(): Promise<void> {
+    const limitBytes = this.ledger.limitBytes;
+    const cfg = { limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
+    if (this.#config.cachePolicy === 'none') return;
+    if (this.#level === 'emergency') {
+      for (const v of planEmergencyEviction(this.#residents())) await this.#evictVictim(v);
+    } else if (this.#level !== 'normal') {
+      for (const v of planSoftEviction(this.#residents(), this.ledger.usedBytes, cfg, this.#clock.now())) await this.#evictVictim(v);
+    }
+  }
+
+  #checkLevel(): void {
+    const limit = this.ledger.limitBytes;
+    const level = nextLevel(this.#level, limit > 0 ? this.ledger.usedBytes / limit : 1, this.#config.thresholds);
+    if (level === this.#level) return;
+    const previous = this.#level;
+    this.#level = level;
+    this.stats.levelChanges++;
+    this.#emit('threshold', { level, previous, usedBytes: this.ledger.usedBytes, limitBytes: limit });
+    if ((level === 'soft' || level === 'emergency') && !this.#relieving) {
+      this.#relieving = true;
+      // In the background: the call that crossed the threshold does not wait for the relief.
+      setImmediate(() => {
+        this.#inTurn(() => this.#relieve())
+          .catch(() => undefined)
+          .finally(() => (this.#relieving = false));
+      });
+    }
+  }
+
+  #residents(): Resident[] {
+    const out: Resident[] = [];
+    for (const entry of this.#entries.values()) {
+      if (!entry.shard.resident) continue;
+      out.push({
+        key: entry.key,
+        collection: entry.owner.name,
+        bytes: this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0),
+        priority: entry.owner.priority,
+        lastUsedMs: entry.shard.lastUsedMs,
+        pinned: entry.owner.pinned,
+        busy: entry.shard.users > 0 || entry.shard.evicting !== null,
+      });
+    }
+    return out;
+  }
+
+  #exactBytes(entry: ShardEntry): number {
+    if (!entry.shard.resident) return 0;
+    return native.segmentBytes(entry.shard.handle) + entry.shard.ids.bytes();
+  }
+
+  /**
+   * Reserves the visited lists a resident shard may still allocate under concurrent searches.
+   * Loads and growth reserved them already (their estimates assume `threads` searchers), so
+   * this fits; if it ever does not, the ledger counts an overshoot.
+   */
+  #keepHeadroom(entry: ShardEntry): void {
+    if (!entry.shard.resident) return;
+    const bytes = visitedHeadroom(native.segmentInfo(entry.shard.handle), this.#config.threads);
+    if (bytes > 0) this.#headroom.set(entry.key, this.ledger.reserve(bytes, `visited lists ${entry.key}`, true));
+  }
+
+  #dropHeadroom(key: string): void {
+    const r = this.#headroom.get(key);
+    if (r === undefined) return;
+    this.ledger.release(r);
+    this.#headroom.delete(key);
+  }
+
+  #rejection(wantedBytes: number, collection: string | null, reason: string, limitBytes = this.ledger.limitBytes): BudgetExceededError {
+    const usedBytes = this.ledger.usedBytes;
+    const pinnedBytes = this.pinnedBytes();
+    this.stats.rejections++;
+    this.#emit('rejected', { collection, wantedBytes, usedBytes, limitBytes, reason });
+    return new BudgetExceededError(
+      `memory budget: need ${wantedBytes} more bytes${collection === null ? '' : ` for ${collection}`}; ` +
+        `${usedBytes} of ${limitBytes} in use, ${pinnedBytes} pinned: ${reason}`,
+      { wantedBytes, limitBytes, usedBytes, pinnedBytes, breakdown: this.breakdown(), reason, ...(collection === null ? {} : { collection }) },
+    );
+  }
+
+  #startTimer(): void {
+    this.stop();
+    if (this.#config.maintenanceIntervalMs > 0 && (this.#config.ttlMs > 0 || this.#config.memoryLimitBytes < Number.MAX_SAFE_INTEGER)) {
+      this.#timer = setInterval(() => {
+        this.maintain().catch(() => undefined);
+      }, this.#config.maintenanceIntervalMs);
+      this.#timer.unref();
+    }
+  }
+}

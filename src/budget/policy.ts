@@ -1,0 +1,123 @@
+/**
+ * Which resident segments to evict. Pure: plain data in, a plan out; no I/O, no timers.
+ * The governor carries plans out.
+ */
+export type Priority = 'low' | 'medium' | 'high' | 'critical';
+export const PRIORITIES: readonly Priority[] = ['low', 'medium', 'high', 'critical'];
+const RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+export type EvictionReason = 'expired' | 'priority' | 'lru' | 'threshold' | 'manual' | 'reconfigure' | 'shutdown';
+
+export interface Resident {
+  readonly key: string;
+  readonly collection: string;
+  readonly bytes: number;
+  readonly priority: Priority;
+  readonly lastUsedMs: number;
+  readonly pinned: boolean;
+  /** A call is using it right now. */
+  readonly busy: boolean;
+}
+
+export interface Victim {
+  readonly key: string;
+  readonly bytes: number;
+  readonly reason: EvictionReason;
+}
+
+export interface PolicyConfig {
+  readonly limitBytes: number;
+  readonly targetFraction: number;
+  readonly ttlMs: number;
+}
+
+export type Admission =
+  | { readonly kind: 'admit' }
+  | { readonly kind: 'evict'; readonly victims: readonly Victim[] }
+  | { readonly kind: 'reject'; readonly wantedBytes: number; readonly usedBytes: number; readonly pinnedBytes: number };
+
+export function isExpired(r: Resident, ttlMs: number, nowMs: number): boolean {
+  return ttlMs > 0 && nowMs - r.lastUsedMs >= ttlMs;
+}
+
+export function isEvictable(r: Resident): boolean {
+  return !r.pinned && !r.busy && r.priority !== 'critical';
+}
+
+/** Expired first, then lowest priority, then least recently used. Never pinned, critical or busy. */
+export function orderForEviction(residents: readonly Resident[], ttlMs: number, nowMs: number): Resident[] {
+  return residents
+    .filter(isEvictable)
+    .sort(
+      (a, b) =>
+        Number(isExpired(b, ttlMs, nowMs)) - Number(isExpired(a, ttlMs, nowMs)) ||
+        RANK[a.priority] - RANK[b.priority] ||
+        a.lastUsedMs - b.lastUsedMs ||
+        (a.key < b.key ? -1 : 1),
+    );
+}
+
+function reasonFor(r: Resident, lowest: Priority, ttlMs: number, nowMs: number): EvictionReason {
+  if (isExpired(r, ttlMs, nowMs)) return 'expired';
+  return r.priority !== lowest && RANK[r.priority] < RANK.high ? 'priority' : 'lru';
+}
+
+/**
+ * Plans room for `wantedBytes` more. `usedBytes` counts residents and reservations. With
+ * `forceTarget` (above the hard threshold) it evicts down to the target even if the request
+ * would fit. A rejection changes nothing.
+ */
+export function planAdmission(
+  residents: readonly Resident[],
+  usedBytes: number,
+  wantedBytes: number,
+  cfg: PolicyConfig,
+  nowMs: number,
+  forceTarget = false,
+): Admission {
+  if (usedBytes + wantedBytes <= cfg.limitBytes && !forceTarget) return { kind: 'admit' };
+  const keepAtMost = Math.max(0, cfg.targetFraction * cfg.limitBytes - wantedBytes);
+  const ordered = orderForEviction(residents, cfg.ttlMs, nowMs);
+  const highest = ordered.reduce<Priority>((p, r) => (RANK[r.priority] > RANK[p] ? r.priority : p), 'low');
+  const victims: Victim[] = [];
+  let kept = usedBytes;
+  for (const r of ordered) {
+    if (kept <= keepAtMost) break;
+    victims.push({ key: r.key, bytes: r.bytes, reason: reasonFor(r, highest, cfg.ttlMs, nowMs) });
+    kept -= r.bytes;
+  }
+  if (kept + wantedBytes > cfg.limitBytes) {
+    const pinnedBytes = residents.filter((r) => r.pinned).reduce((s, r) => s + r.bytes, 0);
+    return { kind: 'reject', wantedBytes, usedBytes, pinnedBytes };
+  }
+  return victims.length === 0 ? { kind: 'admit' } : { kind: 'evict', victims };
+}
+
+/** Background eviction above the soft threshold: expired or low-priority segments, down to the target. */
+export function planSoftEviction(residents: readonly Resident[], usedBytes: number, cfg: PolicyConfig, nowMs: number): Victim[] {
+  const keepAtMost = cfg.targetFraction * cfg.limitBytes;
+  const victims: Victim[] = [];
+  let kept = usedBytes;
+  for (const r of orderForEviction(residents, cfg.ttlMs, nowMs)) {
+    if (kept <= keepAtMost) break;
+    const expired = isExpired(r, cfg.ttlMs, nowMs);
+    if (!expired && r.priority !== 'low') continue;
+    victims.push({ key: r.key, bytes: r.bytes, reason: expired ? 'expired' : 'threshold' });
+    kept -= r.bytes;
+  }
+  return victims;
+}
+
+/** Above the emergency threshold: everything evictable except critical (busy ones are drained). */
+export function planEmergencyEviction(residents: readonly Resident[]): Victim[] {
+  return residents
+    .filter((r) => !r.pinned && r.priority !== 'critical')
+    .map((r) => ({ key: r.key, bytes: r.bytes, reason: 'threshold' as const }));
+}
+
+/** Segments idle longer than the TTL (never pinned or busy). */
+export function planExpiry(residents: readonly Resident[], ttlMs: number, nowMs: number): Victim[] {
+  return residents
+    .filter((r) => !r.pinned && !r.busy && isExpired(r, ttlMs, nowMs))
+    .map((r) => ({ key: r.key, bytes: r.bytes, reason: 'expired' as const }));
+}

@@ -1,0 +1,67 @@
+/**
+ * How many bytes to reserve before each kind of allocation, and what a resident shard holds.
+ * Every figure is the native planning estimate (an upper bound, native/memory_estimate.h) or
+ * the IdTable's own prediction, so a reservation always covers what the operation allocates.
+ */
+import { IdTable } from '../ids/id-table.js';
+import { native, type SegmentFileSummary, type SegmentInfo } from '../native/binding.js';
+
+/** What allocating `request` bytes costs in glibc chunks (as native/accounting.cc charges). */
+export function chunkBytes(request: number): number {
+  if (request <= 0) return 0;
+  if (request >= 128 * 1024) return Math.ceil((request + 16) / 4096) * 4096 - 8;
+  return Math.max(32, Math.ceil((request + 8) / 16) * 16);
+}
+
+/** One visited list: 2 bytes per slot plus its object. */
+export function visitedListBytes(capacity: number): number {
+  return chunkBytes(2 * capacity) + 32;
+}
+
+/**
+ * Visited lists a segment will still allocate when `threads` searches run on it at once
+ * (hnswlib keeps one per concurrent search, for good): reserved ahead, so searches never
+ * allocate beyond the budget.
+ */
+export function visitedHeadroom(info: Pick<SegmentInfo, 'capacity' | 'concurrentSearchesPeak'>, threads: number): number {
+  return Math.max(0, threads - Math.max(1, info.concurrentSearchesPeak)) * visitedListBytes(info.capacity);
+}
+
+/** Scratch one running search allocates (its candidate queues), an upper bound. */
+export function searchScratchBytes(ef: number, k: number, M: number): number {
+  return 16 * Math.max(ef, k) * (2 * M + 1) + 4096;
+}
+
+/** To create an empty segment of `capacity` slots and an empty id table. */
+export function createBytes(dim: number, M: number, capacity: number, threads: number): number {
+  return native.estimateBytes({ dim, M, capacity, count: 0, concurrentSearches: threads }).totalBytes + new IdTable().bytes();
+}
+
+/** To load a shard from its files. */
+export function loadBytes(summary: SegmentFileSummary, ids: { count: number; nextLabel: number; idBytes: number }, threads: number): number {
+  const segment = native.estimateBytes({
+    dim: summary.dim,
+    M: summary.M,
+    capacity: summary.capacity,
+    count: summary.count + summary.deletedCount,
+    deletedCount: summary.deletedCount,
+    concurrentSearches: threads,
+  }).totalBytes;
+  return segment + IdTable.bytesWhenLoaded(ids.count, ids.nextLabel, ids.idBytes);
+}
+
+/** To add `fresh` ids of `idBytes` bytes (capacity already sufficient). */
+export function addBytes(info: SegmentInfo, ids: IdTable, fresh: number, idBytes: number): number {
+  const input = { dim: info.dim, M: info.M, capacity: info.capacity, deletedCount: 0 };
+  const before = native.estimateBytes({ ...input, count: info.slotsUsed }).elementBytes;
+  // Fresh ids fill deleted slots first, which allocate nothing new.
+  const after = native.estimateBytes({ ...input, count: Math.min(info.capacity, info.slotsUsed + fresh) }).elementBytes;
+  const insertScratch = searchScratchBytes(info.efConstruction, 1, info.M);
+  return after - before + insertScratch + (ids.bytesAfterAdding(fresh, idBytes) - ids.bytes());
+}
+
+/** To resize to `capacity`: the new blocks while the old ones still exist. */
+export function growBytes(info: SegmentInfo, capacity: number, threads: number): number {
+  const e = native.estimateBytes({ dim: info.dim, M: info.M, capacity, count: info.slotsUsed, concurrentSearches: threads });
+  return e.capacityBytes + e.visitedBytes;
+}
