@@ -204,7 +204,7 @@ export function toWire(err: unknown): WireError {
 
 /** Rebuilds the matching ShoalError subclass from wire data or from a raw native error. */
 export function fromWire(wire: WireError): ShoalError {
-  const rebuild = extraRebuilders.get(wire.code) ?? BY_CODE[wire.code as keyof typeof BY_CODE];
+  const rebuild = extraRebuilders.get(wire.code) ?? (Object.hasOwn(BY_CODE, wire.code) ? BY_CODE[wire.code as keyof typeof BY_CODE] : undefined);
   if (rebuild !== undefined) return rebuild(wire.message, wire.details);
   return new InternalError(wire.message, wire.details);
 }

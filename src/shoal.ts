@@ -82,7 +82,10 @@ export interface ShoalStats {
   readonly bytesSpilled: number;
   /** Times the ledger found more bytes than reserved (a bug if ever nonzero). */
   readonly overshoots: number;
+  /** Exact native bytes of every segment in the process (the addon's own count). */
   readonly nativeBytes: number;
+  /** Exact bytes of resident id tables; residentBytes = nativeBytes + idTableBytes. */
+  readonly idTableBytes: number;
   readonly collections: readonly CollectionStats[];
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly externalBytes: number };
   readonly recentEvictions: readonly EvictionRecord[];
@@ -281,6 +284,10 @@ export class Shoal {
       bytesSpilled: s.bytesSpilled,
       overshoots: g.ledger.overshoot.count,
       nativeBytes: native.totalBytes(),
+      idTableBytes: [...this.#collections.values()].reduce(
+        (sum, c) => sum + c.shards.reduce((n, shard) => n + (shard.resident ? shard.ids.bytes() : 0), 0),
+        0,
+      ),
       collections: [...this.#collections.values()].map((c) => this.#collectionStats(c, g.breakdown())),
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
       recentEvictions: s.history(),

@@ -28,6 +28,7 @@ export function toFloatRows(input: VectorsInput, dim: number, name: string, rows
   } else if (input.length > 0 && typeof input[0] === 'number') {
     // One vector as a plain array.
     const row = input as readonly number[];
+    checkNumbers(row, name, 0);
     if (row.length !== dim) {
       throw new DimensionMismatchError(`${name}: vector has ${row.length} dimensions, expected ${dim}`, {
         expected: dim,
@@ -42,6 +43,7 @@ export function toFloatRows(input: VectorsInput, dim: number, name: string, rows
       if (!(row instanceof Float32Array) && !Array.isArray(row)) {
         throw new InvalidArgumentError(`${name}[${i}]: must be an array of numbers, got ${describe(row)}`);
       }
+      if (Array.isArray(row)) checkNumbers(row, name, i);
       if (row.length !== dim) {
         throw new DimensionMismatchError(`${name}[${i}]: vector has ${row.length} dimensions, expected ${dim}`, {
           row: i,
@@ -62,6 +64,15 @@ export function toFloatRows(input: VectorsInput, dim: number, name: string, rows
   return flat;
 }
 
+/** Plain arrays must hold numbers: Float32Array would turn null into 0 and true into 1. */
+function checkNumbers(row: readonly unknown[], name: string, rowIndex: number): void {
+  for (let j = 0; j < row.length; j++) {
+    if (typeof row[j] !== 'number') {
+      throw new InvalidVectorError(`${name}[${rowIndex}][${j}]: must be a finite number, got ${describe(row[j])}`, { row: rowIndex, column: j });
+    }
+  }
+}
+
 /** Throws InvalidVectorError naming the first NaN or infinite component. */
 export function checkFinite(flat: Float32Array, dim: number, name: string): void {
   for (let i = 0; i < flat.length; i++) {
@@ -76,7 +87,7 @@ export function checkFinite(flat: Float32Array, dim: number, name: string): void
   }
 }
 
-/** Integer labels in [0, max]; each at most once. */
+/** Integer labels in [0, max]. (Repeats are refused by the native core, which sees the whole batch.) */
 export function toLabels(input: Uint32Array | readonly number[], name: string, max = 0xfffffffe): Uint32Array {
   if (input instanceof Uint32Array) {
     for (let i = 0; i < input.length; i++) {

@@ -57,9 +57,10 @@ export function orderForEviction(residents: readonly Resident[], ttlMs: number, 
     );
 }
 
-function reasonFor(r: Resident, lowest: Priority, ttlMs: number, nowMs: number): EvictionReason {
+/** 'priority' when a higher-priority segment stays because this one goes; else 'lru'. */
+function reasonFor(r: Resident, highestEvictable: Priority, ttlMs: number, nowMs: number): EvictionReason {
   if (isExpired(r, ttlMs, nowMs)) return 'expired';
-  return r.priority !== lowest && RANK[r.priority] < RANK.high ? 'priority' : 'lru';
+  return r.priority !== highestEvictable && RANK[r.priority] < RANK.high ? 'priority' : 'lru';
 }
 
 /**

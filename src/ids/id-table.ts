@@ -26,11 +26,24 @@ function fnv1a(bytes: Uint8Array, length: number): number {
   return h >>> 0;
 }
 
-/** Which of `shards` shards an id belongs to (FNV-1a of its UTF-8 bytes). */
+/** murmur3's finaliser: spreads every input bit over the whole word. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Which of `shards` shards an id belongs to: FNV-1a of its UTF-8 bytes, mixed so that the
+ * low bits (all a power-of-two shard count looks at) depend on every byte.
+ */
 export function shardOf(id: string, shards: number): number {
   if (shards === 1) return 0;
   const bytes = encoder.encode(id);
-  return fnv1a(bytes, bytes.length) % shards;
+  return mix32(fnv1a(bytes, bytes.length)) % shards;
 }
 
 export class IdTable {
@@ -179,9 +192,13 @@ export class IdTable {
     }
   }
 
-  /** Serialises live entries (for the shard's .ids file). */
+  /**
+   * Serialises live entries and the free-label stack (for the shard's .ids file):
+   * count u32, nextLabel u32, count x (label u32, length u16, UTF-8 bytes), freeCount u32,
+   * freeCount x label u32 (bottom of the stack first).
+   */
   serialize(): Uint8Array {
-    let total = 8;
+    let total = 12 + 4 * this.#freeCount;
     for (let label = 0; label < this.#nextLabel; label++) {
       if (this.#offsets[label] !== NO_ID) total += 6 + (this.#lengths[label] as number);
     }
@@ -199,6 +216,8 @@ export class IdTable {
       out.set(this.#arena.subarray(offset, offset + length), at + 6);
       at += 6 + length;
     }
+    view.setUint32(at, this.#freeCount, true);
+    for (let i = 0; i < this.#freeCount; i++) view.setUint32(at + 4 + 4 * i, this.#free[i] as number, true);
     return out;
   }
 
@@ -206,9 +225,14 @@ export class IdTable {
   static deserialize(bytes: Uint8Array): IdTable {
     const table = new IdTable();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.byteLength < 8) throw new InvalidLabelError('ids file: too short');
+    if (bytes.byteLength < 12) throw new InvalidLabelError('ids file: too short');
     const count = view.getUint32(0, true);
     const nextLabel = view.getUint32(4, true);
+    // Each live id takes at least 6 bytes and each free label 4: a header claiming more labels
+    // than the file could hold is damage, not a reason to allocate.
+    if (count * 6 + 12 > bytes.byteLength || nextLabel - count > (bytes.byteLength - 12) / 4 || nextLabel < count) {
+      throw new InvalidLabelError('ids file: counts exceed the file');
+    }
     let at = 8;
     for (let i = 0; i < count; i++) {
       if (at + 6 > bytes.byteLength) throw new InvalidLabelError('ids file: entry runs past the end');
@@ -219,10 +243,21 @@ export class IdTable {
       table.#restore(id, label);
       at += 6 + length;
     }
-    if (at !== bytes.byteLength) throw new InvalidLabelError('ids file: trailing bytes');
+    if (at + 4 > bytes.byteLength) throw new InvalidLabelError('ids file: free list missing');
+    const freeCount = view.getUint32(at, true);
+    at += 4;
+    if (at + 4 * freeCount > bytes.byteLength) throw new InvalidLabelError('ids file: free list runs past the end');
+    if (at + 4 * freeCount < bytes.byteLength) throw new InvalidLabelError('ids file: trailing bytes');
+    // Every label below nextLabel is either live or free, exactly once.
+    if (count + freeCount !== nextLabel) throw new InvalidLabelError('ids file: label counts do not add up');
     table.#ensureLabels(nextLabel);
-    // Pushed high to low, so the lowest free label is reused first.
-    for (let label = nextLabel - 1; label >= 0; label--) if (table.#offsets[label] === NO_ID) table.#pushFree(label);
+    for (let i = 0; i < freeCount; i++) {
+      const label = view.getUint32(at + 4 * i, true);
+      if (label >= nextLabel || table.#offsets[label] !== NO_ID) throw new InvalidLabelError(`ids file: free label ${label} is invalid`);
+      table.#offsets[label] = NO_ID - 1; // marks "seen free" until the loop ends
+      table.#pushFree(label);
+    }
+    for (let i = 0; i < freeCount; i++) table.#offsets[table.#free[i] as number] = NO_ID;
     table.#nextLabel = nextLabel;
     return table;
   }
@@ -239,6 +274,10 @@ export class IdTable {
   }
 
   #encode(id: string): number {
+    // String.prototype.isWellFormed is in Node 20 (V8 11.3); lib ES2023's types predate it.
+    if (!(id as string & { isWellFormed(): boolean }).isWellFormed()) {
+      throw new InvalidLabelError(`ids: ${JSON.stringify(id.slice(0, 40))} is not well-formed Unicode (a lone surrogate cannot be stored exactly)`);
+    }
     const { read, written } = encoder.encodeInto(id, this.#scratch);
     if (read !== id.length || written > MAX_ID_BYTES) {
       throw new InvalidLabelError(`ids: an id may be at most ${MAX_ID_BYTES} bytes of UTF-8, got ${JSON.stringify(id.slice(0, 40))}…`);

@@ -50,8 +50,15 @@ export function mergeTopK(outputs: readonly (ShardOutput | null)[], query: numbe
 export function planQueryRanges(queries: number, shards: number, threads: number, minPerTask = 16): [number, number][] {
   const wanted = Math.max(1, Math.ceil(threads / shards));
   const chunks = Math.max(1, Math.min(wanted, Math.floor(queries / minPerTask)));
+  // Balanced: every range gets floor(q/c) queries and the first q % c one more.
+  const base = Math.floor(queries / chunks);
+  const extra = queries % chunks;
   const ranges: [number, number][] = [];
-  const size = Math.ceil(queries / chunks);
-  for (let from = 0; from < queries; from += size) ranges.push([from, Math.min(size, queries - from)]);
+  let from = 0;
+  for (let i = 0; i < chunks && from < queries; i++) {
+    const count = base + (i < extra ? 1 : 0);
+    ranges.push([from, count]);
+    from += count;
+  }
   return ranges;
 }

@@ -55,7 +55,7 @@ export function readIdsSummary(path: string): { count: number; nextLabel: number
     if (got < 24 || !head.subarray(0, 8).equals(MAGIC)) throw new NotASegmentError(`${path}: not a shoal ids file`, { file: path });
     const count = head.readUInt32LE(16);
     const nextLabel = head.readUInt32LE(20);
-    return { count, nextLabel, idBytes: Math.max(0, size - 24 - 6 * count) };
+    return { count, nextLabel, idBytes: Math.max(0, size - 28 - 6 * count - 4 * (nextLabel - count)) };
   } finally {
     closeSync(fd);
   }

@@ -58,11 +58,27 @@ export function decodeManifest(bytes: Uint8Array, path: string): Manifest {
   }
   const body = buf.subarray(newline + 1);
   if (crc32(body).toString(16) !== match[2]) throw new CorruptionError(`${path}: manifest checksum mismatch`, { file: path });
+  let parsed: unknown;
   try {
-    return JSON.parse(body.toString('utf8')) as Manifest;
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     throw new CorruptionError(`${path}: manifest is not valid JSON`, { file: path });
   }
+  const collections = (parsed as { collections?: unknown } | null)?.collections;
+  if (!Array.isArray(collections) || !collections.every(isCollectionRecord)) {
+    throw new CorruptionError(`${path}: manifest does not describe collections`, { file: path });
+  }
+  return { collections };
+}
+
+function isCollectionRecord(r: unknown): r is CollectionRecord {
+  const c = r as Partial<CollectionRecord> | null;
+  return (
+    typeof c === 'object' && c !== null && typeof c.name === 'string' && Number.isInteger(c.dim) &&
+    (c.space === 'l2' || c.space === 'ip' || c.space === 'cosine') && Number.isInteger(c.M) &&
+    Number.isInteger(c.efConstruction) && Number.isInteger(c.efSearch) && Array.isArray(c.shards) &&
+    c.shards.length > 0 && c.shards.every((s) => Number.isInteger(s?.generation) && Number.isInteger(s?.count))
+  );
 }
 
 export function readManifest(root: string): Manifest {

@@ -310,7 +310,7 @@ describe('planQueryRanges', () => {
   // planQueryRanges(257, 1, 16) returns fifteen of 17 and [255, 2]; planQueryRanges(100, 1, 32)
   // returns five of 17 and [85, 15]. A balanced split
   // (floor(queries / chunks), the first queries % chunks ranges one larger) avoids both.
-  it.fails.each([
+  it.each([
     { queries: 129, shards: 1, threads: 8 },
     { queries: 257, shards: 1, threads: 16 },
     { queries: 257, shards: 2, threads: 32 },
@@ -324,7 +324,7 @@ describe('planQueryRanges', () => {
   // BUG (same cause): with enough queries for every thread, rounding the range size up can
   // leave a thread idle: planQueryRanges(289, 1, 18) returns 17 ranges of 17 instead of 18;
   // planQueryRanges(9, 1, 4, 1) returns 3 ranges of 3 instead of 4.
-  it.fails.each([
+  it.each([
     { queries: 289, threads: 18, min: 16, expected: 18 },
     { queries: 9, threads: 4, min: 1, expected: 4 },
   ])('gives ceil(threads / shards) ranges whenever queries >= that many x minPerTask: $queries queries, $threads threads, minPerTask $min', ({ queries, threads, min, expected }) => {

@@ -103,7 +103,7 @@ describe('encodeManifest / decodeManifest', () => {
     let n = 0;
     while (crc32(Buffer.from(JSON.stringify({ collections: [], n }))) >= 0x10000000) n++;
     const body = JSON.stringify({ collections: [], n });
-    expect(decodeManifest(file(body), PATH)).toEqual({ collections: [], n });
+    expect(decodeManifest(file(body), PATH)).toEqual({ collections: [] }); // unknown fields are dropped
   });
 
   it.each([
@@ -194,7 +194,7 @@ describe('encodeManifest / decodeManifest', () => {
   // BUG: valid JSON that is not a manifest (matching checksum) is returned as is, typed as a
   // Manifest. decodeManifest(file('null')) returns null, so readManifest(root).collections
   // throws a TypeError instead of a CorruptionError. Expected: CorruptionError (SHOAL_CORRUPT).
-  it.fails.each([
+  it.each([
     ['null', 'null'],
     ['a number', '42'],
     ['an array', '[]'],
