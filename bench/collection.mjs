@@ -14,7 +14,8 @@
  * prints Markdown tables and writes everything to bench/results/collection.json.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +87,7 @@ async function parent(quick, only) {
     hnswlibNodeVersion: results.find((r) => r.engine === 'hnswlib-node')?.facts.version,
     shoalAddonBuilt: results.find((r) => r.engine === 'shoal')?.facts.addonBuilt,
     commit: gitCommit(),
+    distDigests: [...new Set(results.map((r) => r.distDigest))],
   };
   const protocol = {
     contention: { disturbedCores: DISTURBED_CORES, retries: RETRIES, maxWaitSeconds: MAX_WAIT_SECONDS, quietBefore: 'other processes < 0.1 core over 3 s' },
@@ -104,6 +106,7 @@ async function parent(quick, only) {
     `# shoal collection benchmark${quick ? ' (--quick)' : ''}: ${dataset}`,
     '',
     ...machineLines(machine),
+    `- dist/ JS digest ${machine.distDigests.join(', ')}`,
     `- M=${GRAPH.M}, efConstruction=${GRAPH.efConstruction}, k=${K}; every configuration in its own child process, one after another; whole run ${wallSeconds.toFixed(0)} s`,
     '',
     ...report(results, { quick, dataset, protocol }),
@@ -158,8 +161,19 @@ async function waitQuiet(maxSeconds) {
 
 async function child(config, datasetName, quick) {
   const ds = loadDataset(datasetName);
+  const code = distDigest(); // the lead may rebuild dist/ during a run: pin what this child ran
   const result = config === 'hnswlib' ? await hnswChild(ds, quick) : await shoalChild(config, ds, quick);
-  process.stdout.write(`${JSON.stringify({ config, dataset: datasetName, n: ds.base.length / ds.dim, nq: ds.queries.length / ds.dim, ...result })}\n`);
+  process.stdout.write(`${JSON.stringify({ config, dataset: datasetName, n: ds.base.length / ds.dim, nq: ds.queries.length / ds.dim, distDigest: code, ...result })}\n`);
+}
+
+/** Fingerprint of the compiled JS the collection path runs (dist/*.js, dist/pool, dist/ids, dist/native). */
+function distDigest() {
+  const root = fileURLToPath(new URL('../dist/', import.meta.url));
+  const hash = createHash('sha256');
+  for (const dir of ['', 'pool/', 'ids/', 'native/']) {
+    for (const f of readdirSync(root + dir).filter((x) => x.endsWith('.js')).sort()) hash.update(`${dir}${f}\0`).update(readFileSync(root + dir + f));
+  }
+  return hash.digest('hex').slice(0, 12);
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;

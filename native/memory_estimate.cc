@@ -21,13 +21,17 @@ constexpr double kPageBytes = 4096;
 constexpr double kLabelLockCount = 65536;           // hnswlib MAX_LABEL_OPERATION_LOCKS
 constexpr double kUpperLayerMargin = 1.03;          // covers sampling noise of the level draw
 
-// Chunk bytes as accounting.cc charges them for a request of `request` bytes.
+// Chunk bytes as accounting.cc charges them for a request of `request` bytes. glibc sizes a
+// chunk as the request plus its 8-byte header, rounded up to 16 (at least 32). A chunk that
+// size or larger than the mmap threshold may be mmapped: then it is that plus 8, rounded up
+// to a page, and accounting.cc charges 8 bytes less than the mapping. Above the threshold
+// the larger (mmapped) price is taken, so the estimate stays an upper bound whichever way
+// glibc serves it.
 double Chunk(double request) {
   if (request <= 0) return 0;
-  if (request >= kMmapThresholdBytes) {
-    return std::ceil((request + 16) / kPageBytes) * kPageBytes - 8;
-  }
-  return std::max(32.0, std::ceil((request + 8) / 16) * 16);
+  const double heap = std::max(32.0, std::ceil((request + 8) / 16) * 16);
+  if (heap >= kMmapThresholdBytes) return std::ceil((heap + 8) / kPageBytes) * kPageBytes - 8;
+  return heap;
 }
 
 }  // namespace

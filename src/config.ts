@@ -31,6 +31,11 @@ export interface BudgetOptions {
   readonly thresholds?: Partial<Thresholds>;
   /** Evict down to this fraction of the limit. Default 0.8. */
   readonly evictionTarget?: number;
+  /**
+   * How long a load may wait for other calls to finish with the segments it must evict,
+   * before failing with BudgetExceededError. Default 30 s.
+   */
+  readonly admissionWaitMs?: number;
 }
 
 export interface Config {
@@ -41,6 +46,7 @@ export interface Config {
   readonly maintenanceIntervalMs: number;
   readonly thresholds: Thresholds;
   readonly evictionTarget: number;
+  readonly admissionWaitMs: number;
 }
 
 export const DEFAULTS: Config = Object.freeze({
@@ -51,6 +57,7 @@ export const DEFAULTS: Config = Object.freeze({
   maintenanceIntervalMs: 10_000,
   thresholds: Object.freeze({ soft: 0.8, hard: 0.93, emergency: 0.98 }),
   evictionTarget: 0.8,
+  admissionWaitMs: 30_000,
 });
 
 /** Environment variables and the option each one supplies. */
@@ -64,6 +71,7 @@ export const ENVIRONMENT = {
   SHOAL_THRESHOLD_EMERGENCY: 'thresholds.emergency',
   SHOAL_EVICTION_TARGET: 'evictionTarget',
   SHOAL_THREADS: 'threads',
+  SHOAL_ADMISSION_WAIT_MS: 'admissionWaitMs',
 } as const;
 
 const UNITS: Record<string, number> = {
@@ -78,8 +86,10 @@ export function parseBytes(value: unknown, source: string): number {
     const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
     const unit = UNITS[(match?.[2] ?? '').toLowerCase() || 'b'];
     if (match !== null && unit !== undefined) {
-      const bytes = Math.floor(Number(match[1]) * unit);
-      if (Number.isSafeInteger(bytes) && bytes > 0) return bytes;
+      // A fraction of a unit is fine ('1.5GiB'); a fraction of a byte is not.
+      const exact = Number(match[1]) * unit;
+      const bytes = Math.floor(exact);
+      if (Number.isSafeInteger(bytes) && bytes > 0 && (unit > 1 || bytes === exact)) return bytes;
     }
   }
   throw new InvalidArgumentError(`${source}: must be a positive number of bytes or a string like '512MB' or '2GiB', got ${describe(value)}`);
@@ -148,5 +158,6 @@ export function resolveConfig(
     ),
     thresholds: Object.freeze(thresholds),
     evictionTarget,
+    admissionWaitMs: get(options.admissionWaitMs, 'SHOAL_ADMISSION_WAIT_MS', (v, s) => number(v, s, 0, 2 ** 31 - 1, true), base.admissionWaitMs),
   });
 }

@@ -81,7 +81,7 @@ export class Shard {
   lastUsedMs = 0;
   /** Set while an eviction runs: users arriving meanwhile wait for it, then reload. */
   evicting: Promise<void> | null = null;
-  #drained: (() => void) | null = null;
+  #drained: (() => void)[] = [];
 
   enter(): void {
     this.users++;
@@ -90,18 +90,13 @@ export class Shard {
   leave(nowMs: number): void {
     this.users--;
     this.lastUsedMs = nowMs;
-    if (this.users === 0) this.#drained?.();
+    if (this.users === 0) for (const done of this.#drained.splice(0)) done();
   }
 
   /** Resolves once no call uses the shard. */
   drain(): Promise<void> {
     if (this.users === 0) return Promise.resolve();
-    return new Promise((done) => {
-      this.#drained = () => {
-        this.#drained = null;
-        done();
-      };
-    });
+    return new Promise((done) => this.#drained.push(done));
   }
 
   /** Runs `write` after every earlier write to this shard has finished. */

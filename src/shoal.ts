@@ -75,6 +75,8 @@ export interface ShoalStats {
   readonly hitRate: number;
   readonly loads: number;
   readonly rejections: number;
+  /** Loads that waited for other calls to release segments they had to evict. */
+  readonly admissionWaits: number;
   readonly evictions: Readonly<Record<EvictionReason, number>>;
   readonly loadMsP50: number;
   readonly loadMsP99: number;
@@ -257,6 +259,14 @@ export class Shoal {
     return this.operation(() => this.#governor.maintain());
   }
 
+  /**
+   * Resolves once background budget work has finished: threshold relief and the evictions and
+   * loads queued before it. stats() read after it describes a settled state.
+   */
+  idle(): Promise<void> {
+    return this.operation(() => this.#governor.idle());
+  }
+
   /** Memory, cache and per-collection figures. */
   stats(): ShoalStats {
     this.#checkOpen();
@@ -277,6 +287,7 @@ export class Shoal {
       hitRate: lookups === 0 ? 0 : s.hits / lookups,
       loads: s.loads,
       rejections: s.rejections,
+      admissionWaits: s.admissionWaits,
       evictions: { ...s.evictions },
       loadMsP50: s.loadMsPercentile(0.5),
       loadMsP99: s.loadMsPercentile(0.99),

@@ -164,6 +164,8 @@ export function report(results, { quick, protocol }) {
   out.push('');
 
   const problems = [];
+  const digests = [...new Set(shoal.map((r) => r.distDigest))];
+  if (digests.length > 1) problems.push(`dist/ changed during the run (digests ${digests.join(', ')}): shoal configurations ran different code`);
   for (const r of results) {
     for (const p of phases) {
       const o = r.cpu?.[p]?.otherCores;

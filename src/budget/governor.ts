@@ -127,7 +127,7 @@ export class Governor {
         if (entry.shard.resident) this.stats.hits++;
         else {
           this.stats.misses++;
-          await this.#inTurn(() => this.#load(entry));
+          await this.#loadWaiting(entry, entered);
         }
       }
       return await body();
@@ -143,7 +143,9 @@ export class Governor {
    */
   async reserve(bytes: number, kind: ReservationKind, owner: BudgetOwner | null, label: string): Promise<Reservation> {
     if (kind === 'transient' && this.ledger.fits(bytes) && this.#level !== 'hard') return this.#reserveNow(bytes, label);
-    return this.#inTurn(async () => this.#admit(bytes, kind, owner, label));
+    return this.#inTurn(async () => this.#admit(bytes, kind, owner, label)).catch((err: unknown) => {
+      throw err instanceof BudgetExceededError ? this.#report(err) : err;
+    });
   }
 
   release(r: Reservation): void {
@@ -182,10 +184,10 @@ export class Governor {
       if (next.memoryLimitBytes < this.ledger.usedBytes) {
         const cfg = { limitBytes: next.memoryLimitBytes, targetFraction: next.evictionTarget, ttlMs: next.ttlMs };
         const plan = planAdmission(this.#residents(), this.ledger.usedBytes, 0, cfg, this.#clock.now());
-        if (plan.kind === 'reject') throw this.#rejection(0, null, 'the new limit is below the bytes that cannot be evicted', next.memoryLimitBytes);
+        if (plan.kind === 'reject') throw this.#report(this.#rejection(0, null, 'the new limit is below the bytes that cannot be evicted', next.memoryLimitBytes));
         if (plan.kind === 'evict') for (const v of plan.victims) await this.#evictVictim({ ...v, reason: 'reconfigure' });
         if (this.ledger.usedBytes > next.memoryLimitBytes) {
-          throw this.#rejection(0, null, 'the new limit is below the bytes in use by calls in flight', next.memoryLimitBytes);
+          throw this.#report(this.#rejection(0, null, 'the new limit is below the bytes in use by calls in flight', next.memoryLimitBytes));
         }
       }
       this.ledger.setLimit(next.memoryLimitBytes);
@@ -215,6 +217,15 @@ export class Governor {
     let sum = 0;
     for (const entry of this.#entries.values()) if (entry.owner.pinned) sum += this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0);
     return sum;
+  }
+
+  /** Resolves once queued budget work (threshold relief, evictions, loads) has finished. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const turn = this.#turn;
+      await turn;
+      if (turn === this.#turn) return;
+    }
   }
 
   stop(): void {
@@ -255,6 +266,44 @@ export class Governor {
     }
     if (!this.ledger.fits(bytes)) throw this.#rejection(bytes, owner?.name ?? null, 'not enough memory can be evicted');
     return this.#reserveNow(bytes, label);
+  }
+
+  /**
+   * Loads `entry`; when room could be made only by evicting shards other calls are using,
+   * waits (up to admissionWaitMs) for one of them to be released, then tries again. Shards
+   * this call itself holds (`held`) are never waited for: that would wait forever.
+   */
+  async #loadWaiting(entry: ShardEntry, held: readonly ShardEntry[]): Promise<void> {
+    const deadline = performance.now() + this.#config.admissionWaitMs;
+    for (;;) {
+      try {
+        await this.#inTurn(() => this.#load(entry));
+        return;
+      } catch (err) {
+        if (!(err instanceof BudgetExceededError)) throw err;
+        const blockers = this.#busyBlockers(err.wantedBytes, held);
+        const left = deadline - performance.now();
+        if (blockers.length === 0 || left <= 0) throw this.#report(err);
+        this.stats.admissionWaits++;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          ...blockers.map((b) => b.shard.drain()),
+          new Promise<void>((done) => (timer = setTimeout(done, left))),
+        ]);
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** Resident shards that other calls are using, when evicting them would make room for `wantedBytes`. */
+  #busyBlockers(wantedBytes: number, held: readonly ShardEntry[]): ShardEntry[] {
+    const mine = new Set(held.map((e) => e.key));
+    const residents = this.#residents().map((r) => (r.busy && !mine.has(r.key) ? { ...r, busy: false } : r));
+    const cfg = { limitBytes: this.ledger.limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
+    if (this.#config.cachePolicy === 'none' || planAdmission(residents, this.ledger.usedBytes, wantedBytes, cfg, this.#clock.now()).kind === 'reject') return [];
+    return [...this.#entries.values()].filter(
+      (e) => e.shard.resident && e.shard.users > 0 && !mine.has(e.key) && !e.owner.pinned && e.owner.priority !== 'critical',
+    );
   }
 
   async #load(entry: ShardEntry): Promise<void> {
@@ -341,12 +390,11 @@ export class Governor {
     this.#emit('threshold', { level, previous, usedBytes: this.ledger.usedBytes, limitBytes: limit });
     if ((level === 'soft' || level === 'emergency') && !this.#relieving) {
       this.#relieving = true;
-      // In the background: the call that crossed the threshold does not wait for the relief.
-      setImmediate(() => {
-        this.#inTurn(() => this.#relieve())
-          .catch(() => undefined)
-          .finally(() => (this.#relieving = false));
-      });
+      // Queued behind the current decision, not awaited: the call that crossed the threshold
+      // does not wait for the relief. idle() does.
+      this.#inTurn(() => this.#relieve())
+        .catch(() => undefined)
+        .finally(() => (this.#relieving = false));
     }
   }
 
@@ -393,13 +441,24 @@ export class Governor {
   #rejection(wantedBytes: number, collection: string | null, reason: string, limitBytes = this.ledger.limitBytes): BudgetExceededError {
     const usedBytes = this.ledger.usedBytes;
     const pinnedBytes = this.pinnedBytes();
-    this.stats.rejections++;
-    this.#emit('rejected', { collection, wantedBytes, usedBytes, limitBytes, reason });
     return new BudgetExceededError(
       `memory budget: need ${wantedBytes} more bytes${collection === null ? '' : ` for ${collection}`}; ` +
         `${usedBytes} of ${limitBytes} in use, ${pinnedBytes} pinned: ${reason}`,
       { wantedBytes, limitBytes, usedBytes, pinnedBytes, breakdown: this.breakdown(), reason, ...(collection === null ? {} : { collection }) },
     );
+  }
+
+  /** Counts and announces a rejection the caller will see (not one a waiting load retries). */
+  #report(err: BudgetExceededError): BudgetExceededError {
+    this.stats.rejections++;
+    this.#emit('rejected', {
+      collection: (err.details['collection'] as string | undefined) ?? null,
+      wantedBytes: err.wantedBytes,
+      usedBytes: err.usedBytes,
+      limitBytes: err.limitBytes,
+      reason: err.details['reason'] as string,
+    });
+    return err;
   }
 
   #startTimer(): void {

@@ -83,6 +83,7 @@ export class Ledger {
 
   /** Sets a shard's resident bytes (0 removes it) and releases `r` in the same step. */
   settle(key: string, bytes: number, r?: Reservation): void {
+    if (!(bytes >= 0)) throw new InternalError(`ledger: ${key} cannot hold ${bytes} bytes`);
     if (r !== undefined) this.release(r);
     const before = this.#residents.get(key) ?? 0;
     if (bytes > 0) this.#residents.set(key, bytes);

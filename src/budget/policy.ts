@@ -116,9 +116,9 @@ export function planEmergencyEviction(residents: readonly Resident[]): Victim[] 
     .map((r) => ({ key: r.key, bytes: r.bytes, reason: 'threshold' as const }));
 }
 
-/** Segments idle longer than the TTL (never pinned or busy). */
+/** Segments idle longer than the TTL (never pinned, busy or critical). */
 export function planExpiry(residents: readonly Resident[], ttlMs: number, nowMs: number): Victim[] {
   return residents
-    .filter((r) => !r.pinned && !r.busy && isExpired(r, ttlMs, nowMs))
+    .filter((r) => isEvictable(r) && isExpired(r, ttlMs, nowMs))
     .map((r) => ({ key: r.key, bytes: r.bytes, reason: 'expired' as const }));
 }

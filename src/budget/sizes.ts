@@ -6,11 +6,17 @@
 import { IdTable } from '../ids/id-table.js';
 import { native, type SegmentFileSummary, type SegmentInfo } from '../native/binding.js';
 
-/** What allocating `request` bytes costs in glibc chunks (as native/accounting.cc charges). */
+/**
+ * What allocating `request` bytes costs in glibc chunks, as native/accounting.cc charges it
+ * (the same rule as Chunk() in native/memory_estimate.cc): request + 8 rounded up to 16, at
+ * least 32; at or above the 128 KiB mmap threshold, the mmapped price (that + 8, rounded up to
+ * a page, less the 8 bytes accounting.cc does not see), an upper bound either way.
+ */
 export function chunkBytes(request: number): number {
   if (request <= 0) return 0;
-  if (request >= 128 * 1024) return Math.ceil((request + 16) / 4096) * 4096 - 8;
-  return Math.max(32, Math.ceil((request + 8) / 16) * 16);
+  const heap = Math.max(32, Math.ceil((request + 8) / 16) * 16);
+  if (heap >= 128 * 1024) return Math.ceil((heap + 8) / 4096) * 4096 - 8;
+  return heap;
 }
 
 /** One visited list: 2 bytes per slot plus its object. */

@@ -19,6 +19,8 @@ export class Stats {
   loads = 0;
   rejections = 0;
   levelChanges = 0;
+  /** Loads that waited for other calls to release segments they had to evict. */
+  admissionWaits = 0;
   bytesLoaded = 0;
   bytesSpilled = 0;
   readonly evictions: Record<EvictionReason, number> = {

@@ -58,14 +58,14 @@ describe('eviction and transparent reload', () => {
     for (let i = 0; i < 8; i++) {
       cols.push(await fill(db, `c${i}`, i));
       answers.push(await (cols[i] as Collection).query(q, { k: 5, ef: 600 }));
-      expectBudgetInvariants(db);
+      await expectBudgetInvariants(db);
     }
     expect(evicted.length).toBeGreaterThanOrEqual(4);
     expect(evicted[0]).toBe('c0'); // least recently used goes first
     for (let i = 0; i < 8; i++) {
       expect(await (cols[i] as Collection).query(q, { k: 5, ef: 600 })).toEqual(answers[i]);
       expect(await (cols[i] as Collection).count()).toBe(500);
-      expectBudgetInvariants(db);
+      await expectBudgetInvariants(db);
     }
     const s = db.stats();
     expect(s.misses).toBeGreaterThan(0);
@@ -110,12 +110,12 @@ describe('rejection', () => {
     expect(e.breakdown.every((s) => s.pinned)).toBe(true);
     expect(rejected).toHaveLength(1);
     expect(a.resident && b.resident).toBe(true);
-    expectBudgetInvariants(db);
+    await expectBudgetInvariants(db);
     // Unpinning makes room again.
     b.unpin();
     await db.getCollection('c').add(['x'], randomVectors(1, DIM, 4));
     expect(b.resident).toBe(false);
-    expectBudgetInvariants(db);
+    await expectBudgetInvariants(db);
   });
 
   it("cachePolicy 'none' never evicts: it rejects when full", async () => {
@@ -156,7 +156,7 @@ describe('priorities and TTL', () => {
     for (let i = 0; i < 4; i++) await fill(db, `x${i}`, 10 + i);
     expect(critical.resident).toBe(true);
     expect(db.stats().evictions.priority + db.stats().evictions.lru).toBeGreaterThan(0);
-    expectBudgetInvariants(db);
+    await expectBudgetInvariants(db);
   });
 
   it('unloads collections idle longer than ttlMs on a fake clock, and reloads them on use', async () => {
@@ -194,7 +194,7 @@ describe('thresholds', () => {
     expect(levels[0]).toBe('normal->soft');
     expect(low.resident).toBe(false);
     expect(db.stats().evictions.threshold).toBe(1);
-    expectBudgetInvariants(db);
+    await expectBudgetInvariants(db);
   });
 });
 
@@ -215,7 +215,7 @@ describe('manual control', () => {
     expect(a.resident || b.resident).toBe(false);
     expect(db.stats().residentBytes).toBe(0);
     expect(db.stats().evictions.manual).toBe(3);
-    expectBudgetInvariants(db);
+    await expectBudgetInvariants(db);
   });
 });
 
@@ -231,13 +231,13 @@ describe('runtime reconfiguration', () => {
     expect(db.stats().limitBytes).toBe(Math.floor(one * 2.5));
     expect(cols.filter((c) => c.resident).length).toBeLessThanOrEqual(2);
     expect(cols[4]?.resident).toBe(true); // most recent kept
-    expectBudgetInvariants(db);
+    await expectBudgetInvariants(db);
     await db.configure({ memoryLimitBytes: one * 10, ttlMs: 5000 });
     for (const c of cols) await c.load();
     expect(cols.every((c) => c.resident)).toBe(true);
     expect(db.config.ttlMs).toBe(5000);
     expect(events).toEqual([Math.floor(one * 2.5), one * 10]);
-    expectBudgetInvariants(db);
+    await expectBudgetInvariants(db);
   });
 
   it('refuses a limit below what is pinned, changing nothing', async () => {
