@@ -559,6 +559,17 @@ Napi::Value DistanceJs(const Napi::CallbackInfo& info) {
   });
 }
 
+// Tells V8 how much native memory the JS side now keeps alive (a delta, bytes), so its
+// heuristics see the real memory pressure. Returns V8's new total of external memory.
+Napi::Value AdjustExternalMemoryJs(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    if (!info[0].IsNumber()) throw Failure(ErrorCode::kInvalidArgument, "delta: must be a number of bytes");
+    const int64_t delta = info[0].As<Napi::Number>().Int64Value();
+    return Napi::Number::New(
+        info.Env(), static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), delta)));
+  });
+}
+
 Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -605,6 +616,8 @@ void RegisterExports(Napi::Env env, Napi::Object exports) {
   exports.Set("trimAllocator", Napi::Function::New(env, TrimAllocatorJs, "trimAllocator"));
   exports.Set("distance", Napi::Function::New(env, DistanceJs, "distance"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs, "buildInfo"));
+  exports.Set("adjustExternalMemory",
+              Napi::Function::New(env, AdjustExternalMemoryJs, "adjustExternalMemory"));
 }
 
 }  // namespace shoal

@@ -88,6 +88,8 @@ export interface ShoalStats {
   readonly nativeBytes: number;
   /** Exact bytes of resident id tables; residentBytes = nativeBytes + idTableBytes. */
   readonly idTableBytes: number;
+  /** Native bytes reported to V8 as external memory (follows residentBytes). */
+  readonly reportedToV8Bytes: number;
   readonly collections: readonly CollectionStats[];
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly externalBytes: number };
   readonly recentEvictions: readonly EvictionRecord[];
@@ -295,6 +297,7 @@ export class Shoal {
       bytesSpilled: s.bytesSpilled,
       overshoots: g.ledger.overshoot.count,
       nativeBytes: native.totalBytes(),
+      reportedToV8Bytes: g.reportedExternalBytes,
       idTableBytes: [...this.#collections.values()].reduce(
         (sum, c) => sum + c.shards.reduce((n, shard) => n + (shard.resident ? shard.ids.bytes() : 0), 0),
         0,

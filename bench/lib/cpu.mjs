@@ -34,3 +34,44 @@ export function cpuMeter() {
     };
   };
 }
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Other processes' average cores above which a measurement counts as disturbed. */
+export const DISTURBED_CORES = 0.15;
+
+/** Disturbed: other processes used > DISTURBED_CORES on average and > 30 ms of CPU in all (a jiffy is 10 ms). */
+export const disturbed = (cpu) => !!cpu && cpu.otherCores > DISTURBED_CORES && cpu.otherCores * cpu.seconds > 0.03;
+
+/** Polls in `windowMs` windows until other processes use < 0.1 core (or maxSeconds pass). */
+export async function waitQuiet(maxSeconds, windowMs = 1000) {
+  const t0 = Date.now();
+  for (;;) {
+    const meter = cpuMeter();
+    await sleep(windowMs);
+    const m = meter();
+    const waitedSeconds = (Date.now() - t0) / 1000;
+    if (!m || m.otherCores < 0.1) return { waitedSeconds: waitedSeconds - windowMs / 1000, otherCores: m?.otherCores ?? null };
+    if (waitedSeconds > maxSeconds) return { waitedSeconds, otherCores: m.otherCores, gaveUp: true };
+  }
+}
+
+/**
+ * Runs a measurement; if other processes disturbed it, waits for quiet and runs it again (up to
+ * `retries` more times), returning the least disturbed attempt's value, its CPU reading and the
+ * number of attempts. Only for measurements that are cheap to repeat and keep no state.
+ */
+export async function quietly(fn, { retries = 3, maxWaitSeconds = 120 } = {}) {
+  const attempts = [];
+  for (let a = 0; a <= retries; a++) {
+    if (a > 0) await waitQuiet(maxWaitSeconds);
+    const meter = cpuMeter();
+    const value = await fn();
+    const cpu = meter();
+    attempts.push({ value, cpu });
+    if (!disturbed(cpu)) break;
+  }
+  const other = (x) => x.cpu?.otherCores ?? 0;
+  const best = attempts.reduce((x, y) => (other(y) < other(x) ? y : x));
+  return { value: best.value, cpu: best.cpu, attempts: attempts.length };
+}

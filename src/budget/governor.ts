@@ -77,6 +77,8 @@ export class Governor {
   #turn: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #relieving = false;
+  /** Resident bytes last reported to V8 as external memory. */
+  #reportedExternal = 0;
 
   /** `persist` writes the manifest: an eviction that flushed a shard commits through it. */
   constructor(config: Config, clock: Clock, emit: Emit, persist: () => Promise<void>) {
@@ -233,6 +235,11 @@ export class Governor {
     this.#timer = null;
   }
 
+  /** Bytes currently reported to V8 as external memory. */
+  get reportedExternalBytes(): number {
+    return this.#reportedExternal;
+  }
+
   // ---- internals --------------------------------------------------------------------------
 
   #inTurn<T>(work: () => Promise<T>): Promise<T> {
@@ -381,6 +388,7 @@ export class Governor {
   }
 
   #checkLevel(): void {
+    this.#reportExternal();
     const limit = this.ledger.limitBytes;
     const level = nextLevel(this.#level, limit > 0 ? this.ledger.usedBytes / limit : 1, this.#config.thresholds);
     if (level === this.#level) return;
@@ -396,6 +404,14 @@ export class Governor {
         .catch(() => undefined)
         .finally(() => (this.#relieving = false));
     }
+  }
+
+  /** Keeps V8's count of external memory in step with the resident native bytes. */
+  #reportExternal(): void {
+    const delta = this.ledger.residentBytes - this.#reportedExternal;
+    if (delta === 0) return;
+    native.adjustExternalMemory(delta);
+    this.#reportedExternal += delta;
   }
 
   #residents(): Resident[] {

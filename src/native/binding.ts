@@ -141,6 +141,7 @@ interface Addon {
   trimAllocator(): void;
   distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number;
   buildInfo(): BuildInfo;
+  adjustExternalMemory(deltaBytes: number): number;
 }
 
 const addon = loadAddon();
@@ -178,6 +179,8 @@ export const native = {
   distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number =>
     guard(() => addon.distance(space, a, b, kernel)),
   buildInfo: (): BuildInfo => addon.buildInfo(),
+  /** Reports a change in native memory kept alive by JS objects to V8 (main thread). */
+  adjustExternalMemory: (deltaBytes: number): number => guard(() => addon.adjustExternalMemory(deltaBytes)),
 };
 
 /** Heavy calls as Promises: the work runs off the JavaScript thread. */

@@ -261,3 +261,25 @@ describe('configuration sources', () => {
     expect((err as Error).message).toMatch(/SHOAL_MEMORY_LIMIT_BYTES/);
   });
 });
+
+describe('V8 sees native memory', () => {
+  it('reports resident bytes as external memory, and takes them back on unload', async () => {
+    const db = await open({ memoryLimitBytes: '1GB' });
+    const col = await fill(db, 'ext', 1);
+    await col.add(ids(3000, 'more'), randomVectors(3000, DIM, 2));
+    const resident = db.stats().residentBytes;
+    // V8's own count of external memory (a zero adjustment returns it; Node 20's
+    // process.memoryUsage().external does not include adjustments).
+    const external = (): number => native.adjustExternalMemory(0);
+    expect(db.stats().reportedToV8Bytes).toBe(resident);
+    const loaded = external();
+    await col.unload();
+    expect(db.stats().reportedToV8Bytes).toBe(0);
+    const unloaded = external();
+    // V8's counter also moves with ArrayBuffers allocated and freed meanwhile.
+    expect(loaded - unloaded).toBeGreaterThan(resident * 0.9);
+    await col.load();
+    expect(db.stats().reportedToV8Bytes).toBe(db.stats().residentBytes);
+    expect(external() - unloaded).toBeGreaterThan(resident * 0.9);
+  });
+});
