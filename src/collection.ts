@@ -5,9 +5,10 @@
  */
 import type { ReservationKind } from './budget/governor.js';
 import type { Reservation } from './budget/ledger.js';
+import type { WalRecord } from './storage/wal-record.js';
 import { PRIORITIES, type Priority } from './budget/policy.js';
 import { addBytes, growBytes, searchScratchBytes } from './budget/sizes.js';
-import { AlreadyExistsError, InvalidArgumentError, InvalidLabelError, NotFoundError } from './errors.js';
+import { AlreadyExistsError, type CorruptionError, InvalidArgumentError, InvalidLabelError, NotFoundError } from './errors.js';
 import { shardOf } from './ids/id-table.js';
 import { native, type SpaceName } from './native/binding.js';
 import { mergeTopK, planQueryRanges, type ShardOutput } from './pool/merge.js';
@@ -69,6 +70,8 @@ export interface CollectionHost {
   unload(collection: Collection, shards: readonly number[]): Promise<void>;
   /** Makes these shards resident without using them. */
   load(collection: Collection, shards: readonly number[]): Promise<void>;
+  /** Logs an applied write; `durable` resolves when it is as durable as configured. */
+  log(record: Omit<WalRecord, 'lsn'>): { lsn: number; durable: Promise<void> };
 }
 
 export class Collection {
@@ -79,6 +82,8 @@ export class Collection {
   readonly efConstruction: number;
   readonly efSearch: number;
   readonly createdAtMs: number;
+  /** @internal The log's last LSN when this collection was created. */
+  readonly createdLsn: number;
   readonly shards: readonly Shard[];
   readonly context: ShardContext;
   /** Budget settings (the governor reads them). */
@@ -87,12 +92,17 @@ export class Collection {
   quotaBytes: number;
   #host: CollectionHost;
   #deleted = false;
+  #failure: CorruptionError | null = null;
 
   /** @internal Collections are made by Shoal.createCollection / getCollection. */
   constructor(
     host: CollectionHost,
     context: ShardContext,
-    settings: Required<Omit<CollectionOptions, 'shards' | 'quotaBytes'>> & { readonly createdAtMs: number; readonly quotaBytes: number },
+    settings: Required<Omit<CollectionOptions, 'shards' | 'quotaBytes'>> & {
+      readonly createdAtMs: number;
+      readonly quotaBytes: number;
+      readonly createdLsn: number;
+    },
     shards: readonly Shard[],
   ) {
     this.#host = host;
@@ -104,6 +114,7 @@ export class Collection {
     this.efConstruction = settings.efConstruction;
     this.efSearch = settings.efSearch;
     this.createdAtMs = settings.createdAtMs;
+    this.createdLsn = settings.createdLsn;
     this.priority = settings.priority;
     this.quotaBytes = settings.quotaBytes;
     this.shards = shards;
@@ -225,11 +236,17 @@ export class Collection {
     this.#deleted = true;
   }
 
+  /** @internal Called by the budget governor when this collection's files are damaged. */
+  fail(error: CorruptionError): void {
+    this.#failure = error;
+  }
+
   #op<T>(work: () => Promise<T>): Promise<T> {
     return this.#host.operation(() => {
       if (this.#deleted) {
         throw new NotFoundError(`collection ${JSON.stringify(this.name)} was deleted`, { collection: this.name });
       }
+      if (this.#failure !== null) throw this.#failure;
       return work();
     });
   }
@@ -287,23 +304,76 @@ export class Collection {
     return lists.map((l) => Uint32Array.from(l));
   }
 
+  /**
+   * A write: validate everything, reserve every shard's bytes, apply, log, then acknowledge
+   * once the log record is durable. Each involved shard's write turn is held from validation to
+   * logging, so log order is apply order and no other write interleaves; the wait for
+   * durability happens outside the turns, so concurrent writers share one fsync.
+   */
   async #write(kind: 'add' | 'upsert' | 'delete', ids: readonly string[], vectors: VectorsInput | null): Promise<void> {
     const list = checkIds(ids);
     const flat = vectors === null ? null : toFloatRows(vectors, this.dim, 'vectors', list.length);
     const groups = this.#group(list);
     const order = [...groups.keys()].sort((a, b) => a - b);
-    // Take every involved shard's write turn, in shard order, so validation and the writes
-    // see the same state and no other write interleaves.
-    await this.#host.use(this, order, () => this.#inTurn(order, 0, async () => {
-      if (kind === 'add') {
-        const present = list.filter((id) => (this.shards[shardOf(id, this.shards.length)] as Shard).ids.has(id));
-        if (present.length > 0) throw new AlreadyExistsError(`${this.name}: ids already present: ${preview(present)}`, { collection: this.name, ids: present });
-      } else if (kind === 'delete') {
-        const missing = list.filter((id) => !(this.shards[shardOf(id, this.shards.length)] as Shard).ids.has(id));
-        if (missing.length > 0) throw notFound(this.name, missing);
-      }
-      await Promise.all(order.map((s) => this.#writeShard(kind, this.shards[s] as Shard, list, flat, groups.get(s) as number[])));
-    }));
+    let durable: Promise<void> = Promise.resolve();
+    await this.#host.use(this, order, () =>
+      this.#inTurn(order, 0, async () => {
+        if (kind === 'add') {
+          const present = list.filter((id) => (this.shards[shardOf(id, this.shards.length)] as Shard).ids.has(id));
+          if (present.length > 0) throw new AlreadyExistsError(`${this.name}: ids already present: ${preview(present)}`, { collection: this.name, ids: present });
+        } else if (kind === 'delete') {
+          const missing = list.filter((id) => !(this.shards[shardOf(id, this.shards.length)] as Shard).ids.has(id));
+          if (missing.length > 0) throw notFound(this.name, missing);
+        }
+        await this.#applyToShards(kind, order, list, flat, groups);
+        const logged = this.#host.log({ op: kind, collection: this.name, ids: list, vectors: flat ?? new Float32Array(0), dim: this.dim });
+        for (const s of order) (this.shards[s] as Shard).noteApplied(logged.lsn);
+        durable = logged.durable;
+      }),
+    );
+    await durable;
+  }
+
+  /**
+   * @internal Re-applies a logged write during recovery, to each shard whose files do not
+   * hold it yet. Adds become upserts and deletes skip absent ids, so applying is exact
+   * whatever state the shard's files were flushed in.
+   */
+  async replay(record: WalRecord): Promise<void> {
+    const groups = this.#group(record.ids);
+    const order = [...groups.keys()].filter((s) => record.lsn > (this.shards[s] as Shard).flushedLsn).sort((a, b) => a - b);
+    if (order.length === 0) return;
+    await this.#host.use(this, order, () =>
+      this.#inTurn(order, 0, async () => {
+        const kind = record.op === 'delete' ? 'delete' : 'upsert';
+        const live = new Map<number, number[]>();
+        for (const s of order) {
+          const shard = this.shards[s] as Shard;
+          const rows = (groups.get(s) as number[]).filter((row) => kind === 'upsert' || shard.ids.has(record.ids[row] as string));
+          if (rows.length > 0) live.set(s, rows);
+        }
+        await this.#applyToShards(kind, [...live.keys()], record.ids, kind === 'upsert' ? record.vectors : null, live);
+        for (const s of order) (this.shards[s] as Shard).noteApplied(record.lsn);
+      }),
+    );
+  }
+
+  /** Reserves every shard's bytes first (any refusal changes nothing), then applies. */
+  async #applyToShards(
+    kind: 'add' | 'upsert' | 'delete',
+    order: readonly number[],
+    list: readonly string[],
+    flat: Float32Array | null,
+    groups: ReadonlyMap<number, readonly number[]>,
+  ): Promise<void> {
+    const reservations: Reservation[] = [];
+    try {
+      for (const s of order) reservations.push(await this.#prepare(kind, this.shards[s] as Shard, list, groups.get(s) as readonly number[]));
+    } catch (err) {
+      for (const r of reservations) this.#host.release(r);
+      throw err;
+    }
+    await Promise.all(order.map((s, i) => this.#apply(kind, this.shards[s] as Shard, list, flat, groups.get(s) as readonly number[], reservations[i] as Reservation)));
   }
 
   #inTurn(order: readonly number[], i: number, body: () => Promise<void>): Promise<void> {
@@ -311,41 +381,51 @@ export class Collection {
     return (this.shards[order[i] as number] as Shard).exclusive(() => this.#inTurn(order, i + 1, body));
   }
 
-  async #writeShard(kind: 'add' | 'upsert' | 'delete', shard: Shard, list: readonly string[], flat: Float32Array | null, rows: readonly number[]): Promise<void> {
-    const pool = this.context.pool;
+  /** Grows the shard if the new ids need room, and reserves what applying will allocate. */
+  async #prepare(kind: 'add' | 'upsert' | 'delete', shard: Shard, list: readonly string[], rows: readonly number[]): Promise<Reservation> {
     if (kind === 'delete') {
-      const labels = Uint32Array.from(rows, (row) => shard.ids.labelOf(list[row] as string) as number);
       // hnswlib records deleted slots in a hash set: a node each, and its buckets.
-      const r = await this.#host.reserve(this, 64 * labels.length + 4096, 'transient');
-      try {
-        await pool.run('delete', { handle: shard.handle, labels });
-        for (const row of rows) shard.ids.delete(list[row] as string);
-      } finally {
-        this.#host.settle(this, shard, r);
-      }
-      shard.dirty = true;
-      return;
+      return this.#host.reserve(this, 64 * rows.length + 4096, 'transient');
     }
-    const vectors = new Float32Array(rows.length * this.dim);
-    rows.forEach((row, i) => vectors.set((flat as Float32Array).subarray(row * this.dim, (row + 1) * this.dim), i * this.dim));
     const fresh = rows.filter((row) => !shard.ids.has(list[row] as string)).map((row) => list[row] as string);
     await this.#grow(shard, fresh.length);
     const idBytes = fresh.reduce((n, id) => n + Buffer.byteLength(id), 0);
     const info = native.segmentInfo(shard.handle);
-    const r = await this.#host.reserve(this, addBytes(info, shard.ids, fresh.length, idBytes), fresh.length > 0 ? 'growth' : 'transient');
-    // Ids go into the table before the segment, so a query never meets a label without an id;
-    // they come out again if the segment refuses the write.
-    for (const id of fresh) shard.ids.add(id);
+    return this.#host.reserve(this, addBytes(info, shard.ids, fresh.length, idBytes), fresh.length > 0 ? 'growth' : 'transient');
+  }
+
+  async #apply(
+    kind: 'add' | 'upsert' | 'delete',
+    shard: Shard,
+    list: readonly string[],
+    flat: Float32Array | null,
+    rows: readonly number[],
+    r: Reservation,
+  ): Promise<void> {
+    const pool = this.context.pool;
     try {
-      const labels = Uint32Array.from(rows, (row) => shard.ids.labelOf(list[row] as string) as number);
-      await pool.run('add', { handle: shard.handle, labels, vectors, upsert: kind === 'upsert' });
-    } catch (err) {
-      for (const id of fresh) shard.ids.delete(id);
-      throw err;
+      if (kind === 'delete') {
+        const labels = Uint32Array.from(rows, (row) => shard.ids.labelOf(list[row] as string) as number);
+        await pool.run('delete', { handle: shard.handle, labels });
+        for (const row of rows) shard.ids.delete(list[row] as string);
+        return;
+      }
+      const vectors = new Float32Array(rows.length * this.dim);
+      rows.forEach((row, i) => vectors.set((flat as Float32Array).subarray(row * this.dim, (row + 1) * this.dim), i * this.dim));
+      const fresh = rows.filter((row) => !shard.ids.has(list[row] as string)).map((row) => list[row] as string);
+      // Ids go into the table before the segment, so a query never meets a label without an
+      // id; they come out again if the segment refuses the write.
+      for (const id of fresh) shard.ids.add(id);
+      try {
+        const labels = Uint32Array.from(rows, (row) => shard.ids.labelOf(list[row] as string) as number);
+        await pool.run('add', { handle: shard.handle, labels, vectors, upsert: kind === 'upsert' });
+      } catch (err) {
+        for (const id of fresh) shard.ids.delete(id);
+        throw err;
+      }
     } finally {
       this.#host.settle(this, shard, r);
     }
-    shard.dirty = true;
   }
 
   /** Doubles a resident shard's capacity until `fresh` more ids fit, within the budget. */

@@ -33,11 +33,26 @@ export class Shard {
   #writes: Promise<unknown> = Promise.resolve();
   /** Changed since the last flush. */
   dirty = false;
+  /** Every logged write up to this LSN is in the shard's files. */
+  flushedLsn: number;
+  /** The highest LSN applied to the resident segment. */
+  appliedLsn: number;
+  /** The first LSN applied since the last flush (0 when clean): the log must keep it. */
+  oldestUnflushedLsn = 0;
 
-  constructor(index: number, generation: number, count: number) {
+  constructor(index: number, generation: number, count: number, flushedLsn = 0) {
     this.index = index;
     this.generation = generation;
     this.#storedCount = count;
+    this.flushedLsn = flushedLsn;
+    this.appliedLsn = flushedLsn;
+  }
+
+  /** Records that the write logged as `lsn` is applied. */
+  noteApplied(lsn: number): void {
+    this.dirty = true;
+    this.appliedLsn = Math.max(this.appliedLsn, lsn);
+    if (this.oldestUnflushedLsn === 0) this.oldestUnflushedLsn = lsn;
   }
 
   get resident(): boolean {
@@ -120,6 +135,8 @@ export class Shard {
     this.generation = next;
     this.#storedCount = this.#ids.size;
     this.dirty = false;
+    this.flushedLsn = this.appliedLsn;
+    this.oldestUnflushedLsn = 0;
     return previous;
   }
 

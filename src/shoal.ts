@@ -19,13 +19,16 @@ import type { Level } from './budget/thresholds.js';
 import { checkPriority, Collection, type CollectionOptions } from './collection.js';
 import { parseBytes, resolveConfig, type BudgetOptions, type Config } from './config.js';
 import { AlreadyExistsError, ClosedError, InvalidArgumentError, NotFoundError, type ResidentShare } from './errors.js';
+import { RANK_OF } from './budget/policy.js';
 import { native } from './native/binding.js';
 import { checkSpec } from './native/segment.js';
 import { Pool } from './pool/pool.js';
 import { removeGeneration, Shard, type ShardContext } from './shard.js';
 import { lockDirectory } from './storage/dir-lock.js';
 import { checkCollectionName, collectionDir } from './storage/layout.js';
-import { readManifest, writeManifest, type CollectionRecord } from './storage/manifest.js';
+import { readManifest, writeManifest, type CollectionRecord, type HotShard } from './storage/manifest.js';
+import { Wal, type Durability, type TruncatedTail } from './storage/wal.js';
+import type { WalRecord } from './storage/wal-record.js';
 import { checkInteger, describe } from './vectors.js';
 
 export interface ShoalOptions extends BudgetOptions {
@@ -37,6 +40,24 @@ export interface ShoalOptions extends BudgetOptions {
   readonly clock?: Clock;
   /** Environment to read SHOAL_* settings from. Default process.env. */
   readonly env?: Record<string, string | undefined>;
+  /**
+   * What an acknowledged write survives. 'fsync' (default): the write is in the log and
+   * fdatasync'd before its promise resolves; it survives a process crash and power loss.
+   * 'none': the log record is handed to the OS, not synced; it survives a process crash but not
+   * an OS crash or power loss (for bulk loads that can be redone). 'unlogged': no log; writes
+   * are durable only after flush() or close(). An ephemeral database is always 'unlogged'.
+   */
+  readonly durability?: Durability;
+  /** Re-admit the segments resident at the last clean close, in the background. Default true. */
+  readonly warmStart?: boolean;
+}
+
+/** What recovery did when the database opened. */
+export interface RecoveryReport {
+  /** Log records re-applied to shards whose files did not hold them. */
+  readonly replayedRecords: number;
+  /** Damaged log tails cut off (their bytes kept beside the log, never deleted). */
+  readonly truncatedTails: readonly TruncatedTail[];
 }
 
 export interface ReconfiguredEvent {
@@ -108,7 +129,11 @@ export class Shoal {
   #active = 0;
   #idle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
-  #manifestWrites: Promise<void> = Promise.resolve();
+  #manifestWrites: Promise<number> = Promise.resolve(0);
+  #wal: Wal | null = null;
+  #hot: readonly HotShard[] = [];
+  #warming: Promise<void> = Promise.resolve();
+  #recovery: RecoveryReport = { replayedRecords: 0, truncatedTails: [] };
 
   private constructor(path: string, ephemeral: boolean, config: Config, clock: Clock, unlock: () => void) {
     this.path = path;
@@ -116,7 +141,7 @@ export class Shoal {
     this.threads = config.threads;
     this.#unlock = unlock;
     this.#pool = new Pool(config.threads);
-    this.#governor = new Governor(config, clock, (event, payload) => this.#events.emit(event, payload), () => this.#saveManifest());
+    this.#governor = new Governor(config, clock, (event, payload) => this.#events.emit(event, payload), () => this.#committed());
   }
 
   /**
@@ -134,17 +159,52 @@ export class Shoal {
     const ephemeral = options.path === undefined;
     const path = ephemeral ? mkdtempSync(join(tmpdir(), 'shoal-')) : resolve(options.path as string);
     mkdirSync(path, { recursive: true });
+    const durability = ephemeral ? 'unlogged' : checkDurability(options.durability ?? 'fsync');
     const unlock = lockDirectory(path);
+    let db: Shoal | null = null;
     try {
       const manifest = readManifest(path);
-      const db = new Shoal(path, ephemeral, config, options.clock ?? systemClock, unlock);
-      for (const record of manifest.collections) db.#collections.set(record.name, db.#materialize(record));
-      return db;
+      db = new Shoal(path, ephemeral, config, options.clock ?? systemClock, unlock);
+      const opened = db;
+      for (const record of manifest.collections) opened.#collections.set(record.name, opened.#materialize(record));
+      opened.#hot = manifest.hot ?? [];
+      await opened.#recover(durability);
+      if (options.warmStart !== false && opened.#hot.length > 0) opened.#warming = opened.#warmStart();
+      return opened;
     } catch (err) {
-      unlock();
+      if (db !== null) await db.#abandon();
+      else unlock();
       if (ephemeral) rmSync(path, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** What recovery did when this database opened. */
+  get recovery(): RecoveryReport {
+    return this.#recovery;
+  }
+
+  /** Resolves when warm start (re-admitting the segments resident at the last close) is done. */
+  warmedUp(): Promise<void> {
+    return this.#warming;
+  }
+
+  /**
+   * Closes the database on SIGTERM and SIGINT (or the given signals), then lets the signal take
+   * its usual course. Returns a function that removes the handlers.
+   */
+  closeOnSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): () => void {
+    const handler = (signal: NodeJS.Signals): void => {
+      remove();
+      this.close()
+        .catch((err: unknown) => process.emitWarning(`shoal: close on ${signal} failed: ${(err as Error).message}`))
+        .finally(() => process.kill(process.pid, signal));
+    };
+    const remove = (): void => {
+      for (const signal of signals) process.off(signal, handler);
+    };
+    for (const signal of signals) process.on(signal, handler);
+    return remove;
   }
 
   /** The settings in force. */
@@ -175,7 +235,7 @@ export class Shoal {
     return this.operation(async () => {
       checkCollectionName(name);
       if (this.#collections.has(name)) throw new AlreadyExistsError(`collection ${JSON.stringify(name)} already exists`, { collection: name });
-      const record = checkCollectionOptions(name, options);
+      const record = { ...checkCollectionOptions(name, options), createdLsn: (this.#wal as Wal).lastLsn };
       mkdirSync(collectionDir(this.path, name), { recursive: true });
       const collection = this.#materialize(record);
       this.#collections.set(name, collection);
@@ -357,6 +417,11 @@ export class Shoal {
     return this.use(collection, shards, async () => undefined);
   }
 
+  /** @internal */
+  log(record: Omit<WalRecord, 'lsn'>): { lsn: number; durable: Promise<void> } {
+    return (this.#wal as Wal).append(record);
+  }
+
   // ---- internals ---------------------------------------------------------------------------
 
   #emit<K extends keyof ShoalEvents>(event: K, payload: ShoalEvents[K]): void {
@@ -381,11 +446,11 @@ export class Shoal {
       collection: record.name,
       spec: { dim: record.dim, space: record.space, M: record.M, efConstruction: record.efConstruction },
     };
-    const shards = record.shards.map((s, i) => new Shard(i, s.generation, s.count));
+    const shards = record.shards.map((s, i) => new Shard(i, s.generation, s.count, s.flushedLsn ?? record.createdLsn ?? 0));
     const collection = new Collection(
       this,
       context,
-      { ...record, priority: record.priority ?? 'medium', quotaBytes: record.quotaBytes ?? 0 },
+      { ...record, priority: record.priority ?? 'medium', quotaBytes: record.quotaBytes ?? 0, createdLsn: record.createdLsn ?? 0 },
       shards,
     );
     for (const shard of shards) {
@@ -402,10 +467,11 @@ export class Shoal {
       M: c.M,
       efConstruction: c.efConstruction,
       efSearch: c.efSearch,
-      shards: c.shards.map((s) => ({ generation: s.generation, count: s.generation === 0 ? 0 : s.count })),
+      shards: c.shards.map((s) => ({ generation: s.generation, count: s.generation === 0 ? 0 : s.count, flushedLsn: s.flushedLsn })),
       createdAtMs: c.createdAtMs,
       priority: c.priority,
       quotaBytes: c.quotaBytes,
+      createdLsn: c.createdLsn,
     };
   }
 
@@ -423,13 +489,25 @@ export class Shoal {
     };
   }
 
-  /** Writes the manifest from the current state; writes are serialised. */
-  #saveManifest(): Promise<void> {
-    const write = async (): Promise<void> => {
-      writeManifest(this.path, { collections: [...this.#collections.values()].map((c) => this.#record(c)) });
+  /**
+   * Writes the manifest from the current state (writes are serialised) and returns the oldest
+   * LSN that manifest still needs from the log: the first write not yet flushed by any shard
+   * it describes. Computed from the same snapshot as the manifest, so the log is never cut
+   * past what a manifest on disk covers.
+   */
+  #saveManifest(): Promise<number> {
+    const write = async (): Promise<number> => {
+      let needed = (this.#wal?.lastLsn ?? 0) + 1;
+      const collections = [...this.#collections.values()].map((c) => {
+        for (const s of c.shards) if (s.oldestUnflushedLsn > 0) needed = Math.min(needed, s.oldestUnflushedLsn);
+        return this.#record(c);
+      });
+      writeManifest(this.path, { collections, hot: this.#hot });
+      return needed;
     };
-    this.#manifestWrites = this.#manifestWrites.then(write, write);
-    return this.#manifestWrites;
+    const run = this.#manifestWrites.then(write, write);
+    this.#manifestWrites = run.catch(() => 0);
+    return run;
   }
 
   async #flushAll(): Promise<void> {
@@ -444,15 +522,99 @@ export class Shoal {
         ),
       );
     }
-    await this.#saveManifest();
+    await this.#committed();
     for (const [context, shard, generation] of obsolete) removeGeneration(context, shard, generation);
+  }
+
+  /** After shard files were written: commit them in the manifest, then drop log files they cover. */
+  async #committed(): Promise<void> {
+    const needed = await this.#saveManifest();
+    await this.#wal?.removeFlushed(needed);
+  }
+
+  /** Replays the log into shards whose files do not hold its records yet. */
+  async #recover(durability: Durability): Promise<void> {
+    let floor = 0;
+    for (const c of this.#collections.values()) {
+      floor = Math.max(floor, c.createdLsn);
+      for (const s of c.shards) floor = Math.max(floor, s.flushedLsn);
+    }
+    let replayed = 0;
+    const tails: TruncatedTail[] = [];
+    this.#wal = await Wal.open(
+      this.path,
+      durability,
+      floor,
+      async (record) => {
+        const collection = this.#collections.get(record.collection);
+        if (collection === undefined || record.lsn <= collection.createdLsn) return; // deleted, or an earlier one of that name
+        await this.operation(() => collection.replay(record));
+        replayed++;
+      },
+      (tail) => {
+        tails.push(tail);
+        process.emitWarning(
+          `shoal: cut off ${tail.bytes} damaged bytes at the end of ${tail.file} (${tail.why}); they are kept in ${tail.keptAs}`,
+          'ShoalRecoveryWarning',
+        );
+      },
+    );
+    this.#recovery = { replayedRecords: replayed, truncatedTails: tails };
+  }
+
+  /**
+   * Warm start: re-admits the shards resident at the last clean close, highest priority and
+   * most recent first, only while they fit without evicting anything; the rest load on first
+   * use. Runs in the background, one shard per budget turn, so calls are never queued behind
+   * more than one warm-up load.
+   */
+  async #warmStart(): Promise<void> {
+    const order = [...this.#hot].sort(
+      (a, b) => (RANK_OF[b.priority as Priority] ?? 0) - (RANK_OF[a.priority as Priority] ?? 0) || b.lastUsedMs - a.lastUsedMs,
+    );
+    for (const hot of order) {
+      if (this.#closing !== null) return;
+      const collection = this.#collections.get(hot.collection);
+      const shard = collection?.shards[hot.shard];
+      if (collection === undefined || shard === undefined || shard.resident) continue;
+      const loaded = await this.#governor.warm(this.#entry(collection, hot.shard)).catch(() => false);
+      if (!loaded) return; // the budget is full: the rest load lazily
+    }
+  }
+
+  /** Records what is resident now, for the next open's warm start. */
+  #recordHotSet(): void {
+    const hot: HotShard[] = [];
+    for (const c of this.#collections.values()) {
+      for (const s of c.shards) {
+        if (!s.resident) continue;
+        hot.push({ collection: c.name, shard: s.index, bytes: this.#governor.ledger.residentOf(`${c.name}/${s.index}`), lastUsedMs: s.lastUsedMs, priority: c.priority });
+      }
+    }
+    this.#hot = hot;
+  }
+
+  /** Releases everything after a failed open. */
+  async #abandon(): Promise<void> {
+    this.#closing = Promise.resolve();
+    this.#governor.stop();
+    for (const collection of this.#collections.values()) {
+      for (const shard of collection.shards) await shard.release(collection.context).catch(() => undefined);
+    }
+    await this.#wal?.close();
+    await this.#pool.close();
+    this.#unlock();
   }
 
   async #close(): Promise<void> {
     if (this.#active > 0) await new Promise<void>((done) => (this.#idle = done));
+    await this.#warming;
     this.#governor.stop();
     try {
+      await this.#governor.idle();
+      this.#recordHotSet();
       if (!this.ephemeral) await this.#flushAll();
+      await this.#wal?.close();
     } finally {
       for (const collection of this.#collections.values()) {
         for (const shard of collection.shards) {
@@ -465,6 +627,11 @@ export class Shoal {
       if (this.ephemeral) rmSync(this.path, { recursive: true, force: true });
     }
   }
+}
+
+function checkDurability(value: unknown): Durability {
+  if (value === 'fsync' || value === 'none' || value === 'unlogged') return value;
+  throw new InvalidArgumentError(`durability: must be 'fsync', 'none' or 'unlogged', got ${describe(value)}`);
 }
 
 function shardKey(collection: string, shard: number): string {

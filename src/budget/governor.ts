@@ -8,13 +8,14 @@
  *
  * Invariant: ledger.usedBytes <= limit at every await point.
  */
-import { BudgetExceededError, type ResidentShare } from '../errors.js';
+import { BudgetExceededError, CorruptionError, type ResidentShare } from '../errors.js';
 import type { Config } from '../config.js';
 import { native } from '../native/binding.js';
 import type { Shard, ShardContext } from '../shard.js';
 import { removeGeneration } from '../shard.js';
 import { readIdsSummary } from '../storage/id-file.js';
 import { idsPath, segmentPath } from '../storage/layout.js';
+import { moveAside } from '../storage/wal.js';
 import type { Clock } from './clock.js';
 import { Ledger, type Reservation } from './ledger.js';
 import {
@@ -38,6 +39,8 @@ export interface BudgetOwner {
   pinned: boolean;
   /** Most bytes this collection's resident shards may hold; 0: no quota. */
   quotaBytes: number;
+  /** Marks the collection unusable: its files are damaged. */
+  fail(error: CorruptionError): void;
 }
 
 export interface ShardEntry {
@@ -161,6 +164,23 @@ export class Governor {
     this.ledger.settle(entry.key, this.#exactBytes(entry), r);
     this.#keepHeadroom(entry);
     this.#checkLevel();
+  }
+
+  /**
+   * Warm start: loads `entry` only if it fits without evicting anything and nothing else is
+   * waiting for the budget. Returns whether it loaded.
+   */
+  warm(entry: ShardEntry): Promise<boolean> {
+    return this.#inTurn(async () => {
+      if (entry.shard.resident) return true;
+      const { context, shard } = entry;
+      if (shard.generation === 0) return false;
+      const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
+      const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
+      if (!this.ledger.fits(loadBytes(summary, ids, this.#config.threads)) || this.#level !== 'normal') return false;
+      await this.#load(entry);
+      return true;
+    });
   }
 
   /** Unloads a shard: waits for calls using it, flushes unsaved writes, frees it. Idempotent. */
@@ -314,6 +334,32 @@ export class Governor {
   }
 
   async #load(entry: ShardEntry): Promise<void> {
+    try {
+      await this.#loadOrCreate(entry);
+    } catch (err) {
+      throw err instanceof CorruptionError ? this.#quarantine(entry, err) : err;
+    }
+  }
+
+  /**
+   * A shard's files are damaged: move them aside (never delete them), fail its collection with
+   * an error naming the file and the damage, and let every other collection go on.
+   */
+  #quarantine(entry: ShardEntry, err: CorruptionError): CorruptionError {
+    const { context, shard } = entry;
+    const files = [segmentPath(context.root, context.collection, shard.index, shard.generation), idsPath(context.root, context.collection, shard.index, shard.generation)];
+    const kept = files.map((f) => moveAside(f));
+    const failure = new CorruptionError(
+      `collection ${JSON.stringify(entry.owner.name)} cannot be loaded: ${err.message}. ` +
+        `Its files were moved aside as ${kept.join(' and ')}; delete the collection to go on without it.`,
+      { ...err.details, collection: entry.owner.name, file: files[0] as string, keptAs: kept.join(',') },
+      err.code,
+    );
+    entry.owner.fail(failure);
+    return failure;
+  }
+
+  async #loadOrCreate(entry: ShardEntry): Promise<void> {
     const { shard, context } = entry;
     if (shard.resident) return;
     const threads = this.#config.threads;

@@ -5,6 +5,8 @@
 export type Priority = 'low' | 'medium' | 'high' | 'critical';
 export const PRIORITIES: readonly Priority[] = ['low', 'medium', 'high', 'critical'];
 const RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+/** Priorities as numbers, low to critical. */
+export const RANK_OF: Readonly<Record<Priority, number>> = RANK;
 
 export type EvictionReason = 'expired' | 'priority' | 'lru' | 'threshold' | 'manual' | 'reconfigure' | 'shutdown';
 

@@ -18,6 +18,17 @@ export interface ShardRecord {
   /** 0: never flushed, no files. */
   readonly generation: number;
   readonly count: number;
+  /** The files hold every logged write up to this LSN (replay skips those). */
+  readonly flushedLsn?: number;
+}
+
+/** A shard resident at the last clean close: warm start re-admits these. */
+export interface HotShard {
+  readonly collection: string;
+  readonly shard: number;
+  readonly bytes: number;
+  readonly lastUsedMs: number;
+  readonly priority: string;
 }
 
 export interface CollectionRecord {
@@ -31,14 +42,18 @@ export interface CollectionRecord {
   readonly createdAtMs: number;
   readonly priority?: 'low' | 'medium' | 'high' | 'critical';
   readonly quotaBytes?: number;
+  /** The log's last LSN when the collection was created: older records are not its own. */
+  readonly createdLsn?: number;
 }
 
 export interface Manifest {
   readonly collections: readonly CollectionRecord[];
+  /** Written by a clean close: what was resident, for warm start. */
+  readonly hot?: readonly HotShard[];
 }
 
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  const json = JSON.stringify({ collections: manifest.collections }, null, 1);
+  const json = JSON.stringify({ collections: manifest.collections, hot: manifest.hot ?? [] }, null, 1);
   const body = Buffer.from(json, 'utf8');
   return Buffer.concat([Buffer.from(`SHOAL-MANIFEST ${MANIFEST_VERSION} ${crc32(body).toString(16)}\n`), body]);
 }
@@ -68,7 +83,8 @@ export function decodeManifest(bytes: Uint8Array, path: string): Manifest {
   if (!Array.isArray(collections) || !collections.every(isCollectionRecord)) {
     throw new CorruptionError(`${path}: manifest does not describe collections`, { file: path });
   }
-  return { collections };
+  const hot = (parsed as { hot?: unknown }).hot;
+  return { collections, hot: Array.isArray(hot) ? (hot as HotShard[]) : [] };
 }
 
 function isCollectionRecord(r: unknown): r is CollectionRecord {
