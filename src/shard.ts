@@ -94,6 +94,8 @@ export class Shard {
   /** Calls using the shard now (including ones waiting for it to load). */
   users = 0;
   lastUsedMs = 0;
+  /** Set while a warm-up load runs outside the budget turn: a load of this shard awaits it. */
+  loading: Promise<void> | null = null;
   /** Set while an eviction runs: users arriving meanwhile wait for it, then reload. */
   evicting: Promise<void> | null = null;
   #drained: (() => void)[] = [];

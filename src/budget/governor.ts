@@ -170,17 +170,36 @@ export class Governor {
    * Warm start: loads `entry` only if it fits without evicting anything and nothing else is
    * waiting for the budget. Returns whether it loaded.
    */
-  warm(entry: ShardEntry): Promise<boolean> {
-    return this.#inTurn(async () => {
-      if (entry.shard.resident) return true;
-      const { context, shard } = entry;
-      if (shard.generation === 0) return false;
+  async warm(entry: ShardEntry): Promise<boolean> {
+    const { context, shard } = entry;
+    // Decided in turn (the bytes are reserved there), loaded outside it, so no call waits for
+    // a warm-up load except one that needs this very shard.
+    const r = await this.#inTurn(async () => {
+      if (shard.resident || shard.loading !== null || shard.generation === 0 || this.#level !== 'normal') return null;
       const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
       const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
-      if (!this.ledger.fits(loadBytes(summary, ids, this.#config.threads)) || this.#level !== 'normal') return false;
-      await this.#load(entry);
-      return true;
+      const bytes = loadBytes(summary, ids, this.#config.threads);
+      if (!this.ledger.fits(bytes)) return null;
+      shard.enter();
+      return this.#reserveNow(bytes, `warm ${entry.key}`);
     });
+    if (r === null) return shard.resident;
+    const started = performance.now();
+    shard.loading = shard.load(context);
+    try {
+      await shard.loading;
+      this.settle(entry, r);
+      this.stats.recordLoad(performance.now() - started, 0);
+      this.#emit('loaded', { collection: entry.owner.name, shard: shard.index, bytes: this.ledger.residentOf(entry.key), loadMs: performance.now() - started });
+      return true;
+    } catch (err) {
+      this.release(r);
+      if (err instanceof CorruptionError) this.#quarantine(entry, err);
+      return false;
+    } finally {
+      shard.loading = null;
+      shard.leave(this.#clock.now());
+    }
   }
 
   /** Unloads a shard: waits for calls using it, flushes unsaved writes, frees it. Idempotent. */
@@ -361,6 +380,7 @@ export class Governor {
 
   async #loadOrCreate(entry: ShardEntry): Promise<void> {
     const { shard, context } = entry;
+    if (shard.loading !== null) await shard.loading.catch(() => undefined); // a warm-up load
     if (shard.resident) return;
     const threads = this.#config.threads;
     let bytes: number;
