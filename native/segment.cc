@@ -289,6 +289,11 @@ void Segment::SearchBatch(const float* queries, size_t nq, size_t k, size_t ef,
   uint32_t peak = searches_peak_.load(std::memory_order_relaxed);
   while (running > peak && !searches_peak_.compare_exchange_weak(peak, running)) {
   }
+  // Decrements searches_running_ however the loop ends.
+  struct Running {
+    std::atomic<uint32_t>& count;
+    ~Running() { count.fetch_sub(1, std::memory_order_relaxed); }
+  } running_guard{searches_running_};
   size_t done = 0;
   {
     ChargeScope scope(account_.get());
@@ -304,7 +309,6 @@ void Segment::SearchBatch(const float* queries, size_t nq, size_t k, size_t ef,
                 out_labels + done * k, out_distances + done * k);
     }
   }
-  searches_running_.fetch_sub(1, std::memory_order_relaxed);
   cancel.ThrowIfSet("search", done, nq);
 }
 

@@ -8,7 +8,7 @@ import type { Reservation } from './budget/ledger.js';
 import type { WalRecord } from './storage/wal-record.js';
 import { PRIORITIES, type Priority } from './budget/policy.js';
 import { addBytes, growBytes, searchScratchBytes } from './budget/sizes.js';
-import { AlreadyExistsError, type CorruptionError, InvalidArgumentError, InvalidLabelError, NotFoundError } from './errors.js';
+import { AlreadyExistsError, type CorruptionError, InvalidArgumentError, InvalidLabelError, InvalidVectorError, NotFoundError } from './errors.js';
 import { shardOf } from './ids/id-table.js';
 import { native, type SpaceName } from './native/binding.js';
 import { mergeTopK, planQueryRanges, type ShardOutput } from './pool/merge.js';
@@ -30,7 +30,7 @@ export interface CollectionOptions {
   /** Eviction priority: low ones go first; critical ones are never evicted. Default 'medium'. */
   readonly priority?: Priority;
   /** Most bytes this collection's resident shards may hold (number or '64MB'); 0: no quota. */
-  readonly quotaBytes?: number;
+  readonly quotaBytes?: number | string;
 }
 
 export interface QueryOptions {
@@ -72,6 +72,8 @@ export interface CollectionHost {
   load(collection: Collection, shards: readonly number[]): Promise<void>;
   /** Logs an applied write; `durable` resolves when it is as durable as configured. */
   log(record: Omit<WalRecord, 'lsn'>): { lsn: number; durable: Promise<void> };
+  /** Saves collection settings (priority) in the manifest. */
+  saveSettings(): Promise<void>;
 }
 
 export class Collection {
@@ -174,6 +176,7 @@ export class Collection {
   query(queries: VectorsInput, options: QueryOptions = {}): Promise<QueryResult[]> {
     return this.#op(async () => {
       const q = toFloatRows(queries, this.dim, 'queries');
+      if (this.space === 'cosine') checkNonZero(q, this.dim, 'queries');
       const nq = q.length / this.dim;
       const k = checkInteger(options.k ?? 10, 'k', 1, 10_000);
       const ef = checkInteger(options.ef ?? Math.max(k, this.efSearch), 'ef', 1, 1 << 20);
@@ -182,10 +185,13 @@ export class Collection {
       const shared = new Float32Array(new SharedArrayBuffer(q.byteLength));
       shared.set(q);
       const ranges = planQueryRanges(nq, this.shards.length, this.#host.threads);
-      const outputs = await this.#host.use(this, this.shards.map((s) => s.index), async () => {
+      // With a filter, only the shards its ids hash to can answer: the others are not loaded.
+      const needed =
+        filterIds === null ? this.shards.map((s) => s.index) : [...new Set(filterIds.map((id) => shardOf(id, this.shards.length)))].sort((a, b) => a - b);
+      const outputs = await this.#host.use(this, needed, async () => {
         const allow = filterIds === null ? null : this.#allowLists(filterIds);
         const outs: (ShardOutput | null)[] = this.shards.map((_, s) =>
-          allow !== null && (allow[s] as Uint32Array).length === 0
+          !needed.includes(s) || (allow !== null && (allow[s] as Uint32Array).length === 0)
             ? null
             : { labels: new Uint32Array(new SharedArrayBuffer(nq * k * 4)), distances: new Float32Array(new SharedArrayBuffer(nq * k * 4)) },
         );
@@ -241,6 +247,11 @@ export class Collection {
     this.#failure = error;
   }
 
+  /** Why the collection cannot be used (its files are damaged), or null. */
+  get failure(): CorruptionError | null {
+    return this.#failure;
+  }
+
   #op<T>(work: () => Promise<T>): Promise<T> {
     return this.#host.operation(() => {
       if (this.#deleted) {
@@ -271,9 +282,12 @@ export class Collection {
     this.pinned = false;
   }
 
-  /** Changes the eviction priority. */
-  setPriority(priority: Priority): void {
-    this.priority = checkPriority(priority);
+  /** Changes the eviction priority (saved in the manifest). */
+  setPriority(priority: Priority): Promise<void> {
+    return this.#op(async () => {
+      this.priority = checkPriority(priority);
+      await this.#host.saveSettings();
+    });
   }
 
   /** Whether every shard is resident now. */
@@ -298,7 +312,9 @@ export class Collection {
     const lists: number[][] = this.shards.map(() => []);
     for (const id of ids) {
       const s = shardOf(id, this.shards.length);
-      const label = (this.shards[s] as Shard).ids.labelOf(id);
+      const shard = this.shards[s] as Shard;
+      if (!shard.resident) continue;
+      const label = shard.ids.labelOf(id);
       if (label !== undefined) (lists[s] as number[]).push(label);
     }
     return lists.map((l) => Uint32Array.from(l));
@@ -313,6 +329,7 @@ export class Collection {
   async #write(kind: 'add' | 'upsert' | 'delete', ids: readonly string[], vectors: VectorsInput | null): Promise<void> {
     const list = checkIds(ids);
     const flat = vectors === null ? null : toFloatRows(vectors, this.dim, 'vectors', list.length);
+    if (flat !== null && this.space === 'cosine') checkNonZero(flat, this.dim, 'vectors');
     const groups = this.#group(list);
     const order = [...groups.keys()].sort((a, b) => a - b);
     let durable: Promise<void> = Promise.resolve();
@@ -325,10 +342,20 @@ export class Collection {
           const missing = list.filter((id) => !(this.shards[shardOf(id, this.shards.length)] as Shard).ids.has(id));
           if (missing.length > 0) throw notFound(this.name, missing);
         }
-        await this.#applyToShards(kind, order, list, flat, groups);
-        const logged = this.#host.log({ op: kind, collection: this.name, ids: list, vectors: flat ?? new Float32Array(0), dim: this.dim });
-        for (const s of order) (this.shards[s] as Shard).noteApplied(logged.lsn);
-        durable = logged.durable;
+        const applied = await this.#applyToShards(kind, order, list, flat, groups);
+        // Log what was applied. Normally that is everything; if a shard failed inside the
+        // native core (out of memory, an internal error), the shards that did apply are logged
+        // alone, so memory and log agree, and the error is thrown after.
+        const rows = applied.ok.flatMap((s) => groups.get(s) as number[]).sort((a, b) => a - b);
+        if (rows.length > 0) {
+          const loggedIds = rows.length === list.length ? list : rows.map((r) => list[r] as string);
+          const loggedVectors =
+            flat === null ? new Float32Array(0) : rows.length === list.length ? flat : gatherRows(flat, rows, this.dim);
+          const logged = this.#host.log({ op: kind, collection: this.name, ids: loggedIds, vectors: loggedVectors, dim: this.dim });
+          for (const s of applied.ok) (this.shards[s] as Shard).noteApplied(logged.lsn);
+          durable = logged.durable;
+        }
+        if (applied.error !== null) throw applied.error;
       }),
     );
     await durable;
@@ -352,20 +379,24 @@ export class Collection {
           const rows = (groups.get(s) as number[]).filter((row) => kind === 'upsert' || shard.ids.has(record.ids[row] as string));
           if (rows.length > 0) live.set(s, rows);
         }
-        await this.#applyToShards(kind, [...live.keys()], record.ids, kind === 'upsert' ? record.vectors : null, live);
+        const applied = await this.#applyToShards(kind, [...live.keys()], record.ids, kind === 'upsert' ? record.vectors : null, live);
+        if (applied.error !== null) throw applied.error;
         for (const s of order) (this.shards[s] as Shard).noteApplied(record.lsn);
       }),
     );
   }
 
-  /** Reserves every shard's bytes first (any refusal changes nothing), then applies. */
+  /**
+   * Reserves every shard's bytes first (any refusal changes nothing), then applies; returns the
+   * shards that applied and the first error of any that did not.
+   */
   async #applyToShards(
     kind: 'add' | 'upsert' | 'delete',
     order: readonly number[],
     list: readonly string[],
     flat: Float32Array | null,
     groups: ReadonlyMap<number, readonly number[]>,
-  ): Promise<void> {
+  ): Promise<{ ok: number[]; error: unknown }> {
     const reservations: Reservation[] = [];
     try {
       for (const s of order) reservations.push(await this.#prepare(kind, this.shards[s] as Shard, list, groups.get(s) as readonly number[]));
@@ -373,7 +404,11 @@ export class Collection {
       for (const r of reservations) this.#host.release(r);
       throw err;
     }
-    await Promise.all(order.map((s, i) => this.#apply(kind, this.shards[s] as Shard, list, flat, groups.get(s) as readonly number[], reservations[i] as Reservation)));
+    const outcomes = await Promise.allSettled(
+      order.map((s, i) => this.#apply(kind, this.shards[s] as Shard, list, flat, groups.get(s) as readonly number[], reservations[i] as Reservation)),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    return { ok: order.filter((_, i) => outcomes[i]?.status === 'fulfilled'), error: failed === undefined ? null : failed.reason };
   }
 
   #inTurn(order: readonly number[], i: number, body: () => Promise<void>): Promise<void> {
@@ -449,6 +484,21 @@ export function checkPriority(priority: unknown): Priority {
     throw new InvalidArgumentError(`priority: must be one of ${PRIORITIES.join(', ')}, got ${describe(priority)}`);
   }
   return priority as Priority;
+}
+
+function gatherRows(flat: Float32Array, rows: readonly number[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((row, i) => out.set(flat.subarray(row * dim, (row + 1) * dim), i * dim));
+  return out;
+}
+
+/** Cosine space normalises every vector: an all-zero one has no direction. */
+function checkNonZero(flat: Float32Array, dim: number, name: string): void {
+  for (let row = 0; row < flat.length / dim; row++) {
+    let nonzero = false;
+    for (let j = 0; j < dim && !nonzero; j++) nonzero = flat[row * dim + j] !== 0;
+    if (!nonzero) throw new InvalidVectorError(`${name}[${row}]: cosine space needs a nonzero vector, got all zeros`, { row });
+  }
 }
 
 function checkFilter(filter: QueryOptions['filter']): readonly string[] | null {

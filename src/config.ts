@@ -29,7 +29,7 @@ export interface BudgetOptions {
   /** How often the TTL and threshold checks run; 0: only when maintain() is called. Default 10 s. */
   readonly maintenanceIntervalMs?: number;
   readonly thresholds?: Partial<Thresholds>;
-  /** Evict down to this fraction of the limit. Default 0.8. */
+  /** Evict down to this fraction of the limit. Default 0.75. */
   readonly evictionTarget?: number;
   /**
    * How long a load may wait for other calls to finish with the segments it must evict,
@@ -56,7 +56,8 @@ export const DEFAULTS: Config = Object.freeze({
   ttlMs: 0,
   maintenanceIntervalMs: 10_000,
   thresholds: Object.freeze({ soft: 0.8, hard: 0.93, emergency: 0.98 }),
-  evictionTarget: 0.8,
+  // Below soft minus the hysteresis gap, so one eviction round leaves the soft level.
+  evictionTarget: 0.75,
   admissionWaitMs: 30_000,
 });
 

@@ -1,5 +1,43 @@
 /** shoal's public API. This file only re-exports. */
-export * from './errors.js';
+export {
+  ShoalError,
+  InvalidArgumentError,
+  DimensionMismatchError,
+  InvalidVectorError,
+  InvalidLabelError,
+  AlreadyExistsError,
+  NotFoundError,
+  CapacityExceededError,
+  CorruptionError,
+  NotASegmentError,
+  UnsupportedVersionError,
+  ClosedError,
+  AbortError,
+  IoError,
+  OutOfMemoryError,
+  LockedError,
+  InternalError,
+  BudgetExceededError,
+  type ErrorCode,
+  type ErrorDetails,
+  type ResidentShare,
+} from './errors.js';
+export {
+  Shoal,
+  type ShoalOptions,
+  type ShoalStats,
+  type ShoalEvents,
+  type CollectionStats,
+  type ReconfiguredEvent,
+  type RecoveryReport,
+} from './shoal.js';
+export { Collection, type CollectionOptions, type QueryOptions, type QueryResult, type GetResult } from './collection.js';
+export type { BudgetOptions, CachePolicy, Config, Thresholds } from './config.js';
+export type { Priority, EvictionReason } from './budget/policy.js';
+export type { Level } from './budget/thresholds.js';
+export type { LoadedEvent, EvictedEvent, RejectedEvent, ThresholdEvent } from './budget/governor.js';
+export type { EvictionRecord } from './budget/stats.js';
+export type { Durability, TruncatedTail } from './storage/wal.js';
 export { Segment, type SegmentOptions, type SearchOptions } from './native/segment.js';
 export {
   native,
@@ -14,11 +52,3 @@ export {
   type SegmentFileSummary,
 } from './native/binding.js';
 export type { VectorsInput } from './vectors.js';
-export { Shoal, type ShoalOptions } from './shoal.js';
-export {
-  Collection,
-  type CollectionOptions,
-  type QueryOptions,
-  type QueryResult,
-  type GetResult,
-} from './collection.js';

@@ -5,7 +5,7 @@
  * freed, the directory lock is released.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -18,7 +18,7 @@ import type { EvictionRecord } from './budget/stats.js';
 import type { Level } from './budget/thresholds.js';
 import { checkPriority, Collection, type CollectionOptions } from './collection.js';
 import { parseBytes, resolveConfig, type BudgetOptions, type Config } from './config.js';
-import { AlreadyExistsError, ClosedError, InvalidArgumentError, NotFoundError, type ResidentShare } from './errors.js';
+import { AlreadyExistsError, ClosedError, CorruptionError, InvalidArgumentError, NotFoundError, type ResidentShare } from './errors.js';
 import { RANK_OF } from './budget/policy.js';
 import { native } from './native/binding.js';
 import { checkSpec } from './native/segment.js';
@@ -156,10 +156,12 @@ export class Shoal {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
     const env = options.env ?? process.env;
     const config = resolveConfig(options, env);
+    const requested = checkDurability(options.durability ?? 'fsync');
     const ephemeral = options.path === undefined;
+    if (!ephemeral && typeof options.path !== 'string') throw new InvalidArgumentError(`path: must be a string, got ${describe(options.path)}`);
+    const durability = ephemeral ? 'unlogged' : requested; // a temp directory outlives no crash
     const path = ephemeral ? mkdtempSync(join(tmpdir(), 'shoal-')) : resolve(options.path as string);
     mkdirSync(path, { recursive: true });
-    const durability = ephemeral ? 'unlogged' : checkDurability(options.durability ?? 'fsync');
     const unlock = lockDirectory(path);
     let db: Shoal | null = null;
     try {
@@ -168,6 +170,7 @@ export class Shoal {
       const opened = db;
       for (const record of manifest.collections) opened.#collections.set(record.name, opened.#materialize(record));
       opened.#hot = manifest.hot ?? [];
+      opened.#sweep();
       await opened.#recover(durability);
       if (options.warmStart !== false && opened.#hot.length > 0) opened.#warming = opened.#warmStart();
       return opened;
@@ -422,6 +425,11 @@ export class Shoal {
     return (this.#wal as Wal).append(record);
   }
 
+  /** @internal */
+  async saveSettings(): Promise<void> {
+    await this.#saveManifest();
+  }
+
   // ---- internals ---------------------------------------------------------------------------
 
   #emit<K extends keyof ShoalEvents>(event: K, payload: ShoalEvents[K]): void {
@@ -456,6 +464,9 @@ export class Shoal {
     for (const shard of shards) {
       this.#governor.register({ key: shardKey(record.name, shard.index), shard, context, owner: collection });
     }
+    if (record.failure !== undefined) {
+      collection.fail(new CorruptionError(record.failure.message, { collection: record.name, file: record.failure.file, keptAs: record.failure.keptAs }));
+    }
     return collection;
   }
 
@@ -472,6 +483,7 @@ export class Shoal {
       priority: c.priority,
       quotaBytes: c.quotaBytes,
       createdLsn: c.createdLsn,
+      ...(c.failure === null ? {} : { failure: { message: c.failure.message, file: String(c.failure.details['file'] ?? ''), keptAs: String(c.failure.details['keptAs'] ?? '') } }),
     };
   }
 
@@ -547,7 +559,8 @@ export class Shoal {
       floor,
       async (record) => {
         const collection = this.#collections.get(record.collection);
-        if (collection === undefined || record.lsn <= collection.createdLsn) return; // deleted, or an earlier one of that name
+        // Deleted, an earlier collection of that name, or one whose files are damaged.
+        if (collection === undefined || record.lsn <= collection.createdLsn || collection.failure !== null) return;
         await this.operation(() => collection.replay(record));
         replayed++;
       },
@@ -577,8 +590,26 @@ export class Shoal {
       const collection = this.#collections.get(hot.collection);
       const shard = collection?.shards[hot.shard];
       if (collection === undefined || shard === undefined || shard.resident) continue;
-      const loaded = await this.#governor.warm(this.#entry(collection, hot.shard)).catch(() => false);
-      if (!loaded) return; // the budget is full: the rest load lazily
+      const outcome = await this.#governor.warm(this.#entry(collection, hot.shard)).catch(() => 'skipped' as const);
+      if (outcome === 'full') return; // the budget is full: the rest load lazily
+    }
+  }
+
+  /**
+   * Removes what a crash can leave behind in collection folders: temporary files of unfinished
+   * atomic writes, and shard files of generations the manifest no longer names. Files moved
+   * aside as damaged (.corrupt-, .tail-) are kept.
+   */
+  #sweep(): void {
+    for (const c of this.#collections.values()) {
+      const dir = collectionDir(this.path, c.name);
+      if (!existsSync(dir)) continue;
+      const current = new Set(c.shards.map((s) => `${s.index}-${s.generation}`));
+      for (const file of readdirSync(dir)) {
+        if (file.includes('.corrupt-')) continue;
+        const generation = /^(\d+-\d+)\.(seg|ids)$/.exec(file);
+        if (file.includes('.tmp-') || (generation !== null && !current.has(generation[1] as string))) rmSync(join(dir, file), { force: true });
+      }
     }
   }
 

@@ -29,7 +29,7 @@ import {
   type Victim,
 } from './policy.js';
 import { createBytes, loadBytes, visitedHeadroom } from './sizes.js';
-import { nextLevel, type Level } from './thresholds.js';
+import { LEVELS, nextLevel, type Level } from './thresholds.js';
 import { Stats } from './stats.js';
 
 /** Budget settings a collection carries. */
@@ -80,14 +80,22 @@ export class Governor {
   #turn: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #relieving = false;
-  /** Resident bytes last reported to V8 as external memory. */
+  /** Native bytes last reported to V8 as external memory, and each resident shard's share. */
   #reportedExternal = 0;
+  #nativeResident = new Map<string, number>();
 
   /** `persist` writes the manifest: an eviction that flushed a shard commits through it. */
   constructor(config: Config, clock: Clock, emit: Emit, persist: () => Promise<void>) {
     this.#config = config;
     this.#clock = clock;
-    this.#emit = emit;
+    // A listener that throws must not break the budget's bookkeeping mid-step.
+    this.#emit = (event, payload) => {
+      try {
+        emit(event, payload);
+      } catch (err) {
+        process.emitWarning(`shoal: a '${event}' listener threw: ${(err as Error).message}`, 'ShoalListenerWarning');
+      }
+    };
     this.#persist = persist;
     this.ledger = new Ledger(config.memoryLimitBytes);
     this.#startTimer();
@@ -109,6 +117,7 @@ export class Governor {
   unregister(key: string): void {
     this.#entries.delete(key);
     this.#dropHeadroom(key);
+    this.#nativeResident.delete(key);
     this.ledger.settle(key, 0);
     this.#checkLevel();
   }
@@ -161,6 +170,8 @@ export class Governor {
   /** Records a resident shard's exact bytes after an operation, releasing the reservation that covered it. */
   settle(entry: ShardEntry, r?: Reservation): void {
     this.#dropHeadroom(entry.key);
+    if (entry.shard.resident) this.#nativeResident.set(entry.key, native.segmentBytes(entry.shard.handle));
+    else this.#nativeResident.delete(entry.key);
     this.ledger.settle(entry.key, this.#exactBytes(entry), r);
     this.#keepHeadroom(entry);
     this.#checkLevel();
@@ -170,32 +181,42 @@ export class Governor {
    * Warm start: loads `entry` only if it fits without evicting anything and nothing else is
    * waiting for the budget. Returns whether it loaded.
    */
-  async warm(entry: ShardEntry): Promise<boolean> {
+  async warm(entry: ShardEntry): Promise<'loaded' | 'skipped' | 'full'> {
     const { context, shard } = entry;
     // Decided in turn (the bytes are reserved there), loaded outside it, so no call waits for
     // a warm-up load except one that needs this very shard.
-    const r = await this.#inTurn(async () => {
-      if (shard.resident || shard.loading !== null || shard.generation === 0 || this.#level !== 'normal') return null;
-      const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
-      const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
-      const bytes = loadBytes(summary, ids, this.#config.threads);
-      if (!this.ledger.fits(bytes)) return null;
+    let fileBytes = 0;
+    const r = await this.#inTurn(async (): Promise<Reservation | 'loaded' | 'skipped' | 'full'> => {
+      if (shard.resident || shard.loading !== null) return 'loaded';
+      if (shard.generation === 0) return 'skipped';
+      if (this.#level !== 'normal') return 'full';
+      let bytes: number;
+      try {
+        const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
+        const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
+        bytes = loadBytes(summary, ids, this.#config.threads);
+        fileBytes = summary.fileBytes;
+      } catch (err) {
+        if (err instanceof CorruptionError) this.#quarantine(entry, err);
+        return 'skipped';
+      }
+      if (!this.ledger.fits(bytes)) return 'full';
       shard.enter();
       return this.#reserveNow(bytes, `warm ${entry.key}`);
     });
-    if (r === null) return shard.resident;
+    if (typeof r === 'string') return r;
     const started = performance.now();
     shard.loading = shard.load(context);
     try {
       await shard.loading;
       this.settle(entry, r);
-      this.stats.recordLoad(performance.now() - started, 0);
+      this.stats.recordLoad(performance.now() - started, fileBytes);
       this.#emit('loaded', { collection: entry.owner.name, shard: shard.index, bytes: this.ledger.residentOf(entry.key), loadMs: performance.now() - started });
-      return true;
+      return 'loaded';
     } catch (err) {
       this.release(r);
       if (err instanceof CorruptionError) this.#quarantine(entry, err);
-      return false;
+      return 'skipped';
     } finally {
       shard.loading = null;
       shard.leave(this.#clock.now());
@@ -375,6 +396,7 @@ export class Governor {
       err.code,
     );
     entry.owner.fail(failure);
+    this.#persist().catch(() => undefined); // the manifest remembers the failure across restarts
     return failure;
   }
 
@@ -431,6 +453,7 @@ export class Governor {
       }
       await shard.release(context);
       this.#dropHeadroom(entry.key);
+      this.#nativeResident.delete(entry.key);
       this.ledger.settle(entry.key, 0);
       this.stats.recordEviction(reason, entry.owner.name, shard.index, bytes, flushed, this.#clock.now());
       this.#emit('evicted', { collection: entry.owner.name, shard: shard.index, bytes, reason, flushed });
@@ -441,7 +464,10 @@ export class Governor {
     }
   }
 
-  /** Threshold relief: soft evicts expired and low-priority shards, emergency everything but critical. */
+  /**
+   * Threshold relief: soft evicts expired and low-priority shards, emergency everything but
+   * critical. Shards in use are skipped; a later maintain() evicts them once idle.
+   */
   async #relieve(): Promise<void> {
     const limitBytes = this.ledger.limitBytes;
     const cfg = { limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
@@ -462,7 +488,7 @@ export class Governor {
     this.#level = level;
     this.stats.levelChanges++;
     this.#emit('threshold', { level, previous, usedBytes: this.ledger.usedBytes, limitBytes: limit });
-    if ((level === 'soft' || level === 'emergency') && !this.#relieving) {
+    if (level !== 'normal' && LEVELS.indexOf(level) > LEVELS.indexOf(previous) && !this.#relieving) {
       this.#relieving = true;
       // Queued behind the current decision, not awaited: the call that crossed the threshold
       // does not wait for the relief. idle() does.
@@ -472,9 +498,14 @@ export class Governor {
     }
   }
 
-  /** Keeps V8's count of external memory in step with the resident native bytes. */
+  /**
+   * Keeps V8's count of external memory in step with the resident native bytes (segments only:
+   * id tables are typed arrays, which V8 counts already).
+   */
   #reportExternal(): void {
-    const delta = this.ledger.residentBytes - this.#reportedExternal;
+    let nativeBytes = 0;
+    for (const bytes of this.#nativeResident.values()) nativeBytes += bytes;
+    const delta = nativeBytes - this.#reportedExternal;
     if (delta === 0) return;
     native.adjustExternalMemory(delta);
     this.#reportedExternal += delta;

@@ -8,7 +8,7 @@ const RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2, critical: 3
 /** Priorities as numbers, low to critical. */
 export const RANK_OF: Readonly<Record<Priority, number>> = RANK;
 
-export type EvictionReason = 'expired' | 'priority' | 'lru' | 'threshold' | 'manual' | 'reconfigure' | 'shutdown';
+export type EvictionReason = 'expired' | 'priority' | 'lru' | 'threshold' | 'manual' | 'reconfigure';
 
 export interface Resident {
   readonly key: string;

@@ -22,9 +22,10 @@ export class Stats {
   /** Loads that waited for other calls to release segments they had to evict. */
   admissionWaits = 0;
   bytesLoaded = 0;
+  /** Resident bytes of shards that had unsaved writes when evicted (and were written out). */
   bytesSpilled = 0;
   readonly evictions: Record<EvictionReason, number> = {
-    expired: 0, priority: 0, lru: 0, threshold: 0, manual: 0, reconfigure: 0, shutdown: 0,
+    expired: 0, priority: 0, lru: 0, threshold: 0, manual: 0, reconfigure: 0,
   };
   #loadMs: number[] = [];
   #history: EvictionRecord[] = [];

@@ -53,9 +53,12 @@ export function readIdsSummary(path: string): { count: number; nextLabel: number
     const got = readSync(fd, head, 0, 24, 0);
     const size = fstatSync(fd).size;
     if (got < 24 || !head.subarray(0, 8).equals(MAGIC)) throw new NotASegmentError(`${path}: not a shoal ids file`, { file: path });
+    if (head.readUInt32LE(8) !== VERSION) throw new UnsupportedVersionError(`${path}: ids file version ${head.readUInt32LE(8)} is not supported`, { file: path });
     const count = head.readUInt32LE(16);
     const nextLabel = head.readUInt32LE(20);
-    return { count, nextLabel, idBytes: Math.max(0, size - 28 - 6 * count - 4 * (nextLabel - count)) };
+    const idBytes = size - 28 - 6 * count - 4 * (nextLabel - count);
+    if (nextLabel < count || idBytes < 0) throw new CorruptionError(`${path}: ids file counts do not match its size`, { file: path });
+    return { count, nextLabel, idBytes };
   } finally {
     closeSync(fd);
   }

@@ -10,7 +10,7 @@ import { crc32 } from 'node:zlib';
 import { CorruptionError, IoError, UnsupportedVersionError } from '../errors.js';
 import type { SpaceName } from '../native/binding.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { manifestPath } from './layout.js';
+import { checkCollectionName, manifestPath } from './layout.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -44,6 +44,8 @@ export interface CollectionRecord {
   readonly quotaBytes?: number;
   /** The log's last LSN when the collection was created: older records are not its own. */
   readonly createdLsn?: number;
+  /** Set once a damaged file of the collection was moved aside: it stays unusable. */
+  readonly failure?: { readonly message: string; readonly file: string; readonly keptAs: string };
 }
 
 export interface Manifest {
@@ -53,7 +55,8 @@ export interface Manifest {
 }
 
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  const json = JSON.stringify({ collections: manifest.collections, hot: manifest.hot ?? [] }, null, 1);
+  const hot = manifest.hot ?? [];
+  const json = JSON.stringify(hot.length > 0 ? { collections: manifest.collections, hot } : { collections: manifest.collections }, null, 1);
   const body = Buffer.from(json, 'utf8');
   return Buffer.concat([Buffer.from(`SHOAL-MANIFEST ${MANIFEST_VERSION} ${crc32(body).toString(16)}\n`), body]);
 }
@@ -84,13 +87,23 @@ export function decodeManifest(bytes: Uint8Array, path: string): Manifest {
     throw new CorruptionError(`${path}: manifest does not describe collections`, { file: path });
   }
   const hot = (parsed as { hot?: unknown }).hot;
-  return { collections, hot: Array.isArray(hot) ? (hot as HotShard[]) : [] };
+  return Array.isArray(hot) && hot.length > 0 ? { collections, hot: hot as HotShard[] } : { collections };
+}
+
+/** A name that is safe as a directory (layout.ts's rule), so a crafted manifest cannot escape. */
+function isSafeName(name: string): boolean {
+  try {
+    checkCollectionName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isCollectionRecord(r: unknown): r is CollectionRecord {
   const c = r as Partial<CollectionRecord> | null;
   return (
-    typeof c === 'object' && c !== null && typeof c.name === 'string' && Number.isInteger(c.dim) &&
+    typeof c === 'object' && c !== null && typeof c.name === 'string' && isSafeName(c.name) && Number.isInteger(c.dim) &&
     (c.space === 'l2' || c.space === 'ip' || c.space === 'cosine') && Number.isInteger(c.M) &&
     Number.isInteger(c.efConstruction) && Number.isInteger(c.efSearch) && Array.isArray(c.shards) &&
     c.shards.length > 0 && c.shards.every((s) => Number.isInteger(s?.generation) && Number.isInteger(s?.count))

@@ -5,7 +5,7 @@
  * fdatasync for everything queued, so concurrent writers share a sync. A file is removed once
  * every shard has flushed the records it holds.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -76,8 +76,15 @@ export class Wal {
     const names = readdirSync(dir).filter((n) => /^\d{16}\.log$/.test(n)).sort();
     const files: LogFile[] = [];
     let lastLsn = lsnFloor;
+    let damaged = false;
     for (const name of names) {
       const path = join(dir, name);
+      if (damaged) {
+        // Records after a damaged one cannot be trusted to follow it: keep the file aside.
+        const keptAs = moveAside(path);
+        onTruncated({ file: path, offset: 0, bytes: statSync(keptAs).size, why: 'follows a damaged log file', keptAs });
+        continue;
+      }
       const buf = readFileSync(path);
       const file: LogFile = { firstLsn: Number(name.slice(0, 16)), lastLsn: 0, path };
       let offset = 0;
@@ -89,6 +96,7 @@ export class Wal {
           writeFileSync(keptAs, buf.subarray(d.offset));
           truncateSync(path, d.offset);
           onTruncated({ file: path, offset: d.offset, bytes: buf.length - d.offset, why: d.why, keptAs });
+          damaged = true;
           break;
         }
         await replay(d.record);
@@ -130,8 +138,14 @@ export class Wal {
 
   /** Removes log files whose records every shard has flushed (all below `neededLsn`). */
   removeFlushed(neededLsn: number): Promise<void> {
-    if (this.durability === 'unlogged') return Promise.resolve();
     return this.#run(async () => {
+      if (this.durability === 'unlogged') {
+        // No file is written now; files left from a logged session go once flushed.
+        const keep = this.#files.filter((f) => f.lastLsn >= neededLsn);
+        for (const f of this.#files) if (!keep.includes(f)) rmSync(f.path, { force: true });
+        this.#files = keep;
+        return;
+      }
       const current = this.#files[this.#files.length - 1];
       if (current !== undefined && current.lastLsn < neededLsn && this.#size > 0 && this.#queue.length === 0) await this.#startFile();
       const keep: LogFile[] = [];

@@ -123,8 +123,34 @@ describe('a damaged segment file', () => {
     expect(readdirSync(segDir).some((f) => f.includes('.seg.corrupt-'))).toBe(true);
     await expect(reopened.getCollection('a').count()).rejects.toBeInstanceOf(CorruptionError);
     expect((await reopened.getCollection('b').query([1, 1, 1, 1]))[0]?.ids).toEqual(['z']);
-    await reopened.deleteCollection('a');
-    expect(reopened.listCollections()).toEqual(['b']);
+    await reopened.close();
+
+    // The failure is remembered: after a restart the collection still refuses with the same
+    // error (not a missing-file error), and deleting it works.
+    const third = await Shoal.open({ path, threads: 1 });
+    const again = await third.getCollection('a').count().then(() => null, (e: unknown) => e);
+    expect(again).toBeInstanceOf(CorruptionError);
+    expect((again as CorruptionError).message).toContain(seg);
+    await third.deleteCollection('a');
+    expect(third.listCollections()).toEqual(['b']);
+    await third.close();
+  });
+});
+
+describe('leftovers of a crash in collection folders', () => {
+  it('are swept at open: temporary files and stale generations, never damaged files kept aside', async () => {
+    const path = dir();
+    const db = await Shoal.open({ path, threads: 1 });
+    const c = await db.createCollection('c', { dim: 2 });
+    await c.add(['a'], [[1, 2]]);
+    await db.close();
+    const folder = join(path, 'collections', 'c');
+    writeFileSync(join(folder, '0-1.seg.tmp-123-abcd'), 'partial');
+    writeFileSync(join(folder, '0-99.seg'), 'stale');
+    writeFileSync(join(folder, '0-0.ids.corrupt-5'), 'evidence');
+    const reopened = await Shoal.open({ path, threads: 1 });
+    expect(readdirSync(folder).sort()).toEqual(['0-0.ids.corrupt-5', '0-1.ids', '0-1.seg']);
+    expect(await reopened.getCollection('c').count()).toBe(1);
     await reopened.close();
   });
 });

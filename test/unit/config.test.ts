@@ -131,7 +131,7 @@ describe('resolveConfig', () => {
       ttlMs: 0,
       maintenanceIntervalMs: 10_000,
       thresholds: { soft: 0.8, hard: 0.93, emergency: 0.98 },
-      evictionTarget: 0.8,
+      evictionTarget: 0.75,
       admissionWaitMs: 30_000,
     });
     expect(DEFAULTS.threads).toBeGreaterThanOrEqual(1);
