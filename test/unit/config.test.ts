@@ -3,18 +3,11 @@ import { describe, expect, it } from 'vitest';
 
 import { type BudgetOptions, type Config, DEFAULTS, ENVIRONMENT, parseBytes, resolveConfig } from '../../src/config.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { thrown } from '../support/errors.js';
 
 type Options = BudgetOptions & { readonly threads?: number };
 type Variable = keyof typeof ENVIRONMENT;
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 /** Asserts an InvalidArgumentError whose message starts with `source:` and returns it. */
 function expectInvalid(fn: () => unknown, source: string): InvalidArgumentError {

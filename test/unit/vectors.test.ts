@@ -9,15 +9,8 @@ import {
   ShoalError,
 } from '../../src/errors.js';
 import { checkFinite, checkInteger, describe as describeValue, toFloatRows, toLabels, type VectorsInput } from '../../src/vectors.js';
+import { thrown } from '../support/errors.js';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 type ErrorClass = new (...args: never[]) => ShoalError;
 

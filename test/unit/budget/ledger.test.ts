@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Ledger, type Reservation } from '../../../src/budget/ledger.js';
 import { InternalError } from '../../../src/errors.js';
 import { rng } from '../../support/data.js';
+import { thrown } from '../../support/errors.js';
 
 interface Snapshot {
   limitBytes: number;
@@ -42,14 +43,6 @@ function checkInvariants(l: Ledger): void {
   if (l.usedBytes > l.limitBytes) expect(l.overshoot.count).toBeGreaterThan(0);
 }
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 function expectInternal(fn: () => unknown): InternalError {
   const err = thrown(fn);

@@ -4,18 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { InvalidLabelError } from '../../../src/errors.js';
 import { IdTable, MAX_ID_BYTES, shardOf } from '../../../src/ids/id-table.js';
 import { rng } from '../../support/data.js';
+import { thrown } from '../../support/errors.js';
 
 const utf8 = new TextEncoder();
 
-/** The error `fn` throws (fails the test if it returns). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 function expectInvalidLabel(fn: () => unknown): InvalidLabelError {
   const err = thrown(fn);

@@ -13,15 +13,8 @@ import {
   manifestPath,
   segmentPath,
 } from '../../../src/storage/layout.js';
+import { thrown } from '../../support/errors.js';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 describe('checkCollectionName', () => {
   it.each([

@@ -5,17 +5,10 @@ import { describe, expect, it } from 'vitest';
 
 import { CorruptionError, ShoalError, UnsupportedVersionError } from '../../../src/errors.js';
 import { MANIFEST_VERSION, decodeManifest, encodeManifest, type Manifest } from '../../../src/storage/manifest.js';
+import { thrown } from '../../support/errors.js';
 
 const PATH = '/data/shoal/MANIFEST';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 /** A file with any header fields and body; the checksum is right unless `crc` is given. */
 function file(body: string, version: number | string = MANIFEST_VERSION, crc?: string): Uint8Array {
