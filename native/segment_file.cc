@@ -299,7 +299,8 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
   spec.space = static_cast<SpaceKind>(h.space);
   spec.m = h.m;
   spec.ef_construction = h.ef_construction;
-  spec.capacity = std::max<uint64_t>(h.capacity, min_capacity);
+  // 0 keeps the saved capacity; otherwise exactly what was asked, but never below the slots in use.
+  spec.capacity = min_capacity == 0 ? h.capacity : std::max<uint64_t>({h.slots_used, min_capacity, 1});
   spec.seed = h.seed;
   CheckSpec(spec);
 

@@ -28,11 +28,12 @@ struct SegmentFileSummary {
 // kUnsupportedVersion, kCorrupt or kIo.
 SegmentFileSummary ReadSegmentFileSummary(const std::string& path);
 
-// Loads a segment with at least `min_capacity` slots (0: the saved capacity). Throws as
+// Loads a segment with `capacity` slots (0: the saved capacity; never fewer than the slots in
+// use, so a reload can shed unused capacity). Throws as
 // ReadSegmentFileSummary, plus kCorrupt for a truncated file, a checksum mismatch or a graph
 // that does not hold together, and kAborted when cancelled. Nothing is left allocated on
 // failure.
-std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_capacity,
+std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t capacity,
                                          const CancelFlag& cancel);
 
 // Writes `index` to `path` atomically. The caller holds the segment lock (shared).

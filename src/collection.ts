@@ -7,7 +7,7 @@ import type { ReservationKind } from './budget/governor.js';
 import type { Reservation } from './budget/ledger.js';
 import type { WalRecord } from './storage/wal-record.js';
 import { PRIORITIES, type Priority } from './budget/policy.js';
-import { addBytes, growBytes, searchScratchBytes } from './budget/sizes.js';
+import { addBytes, grownCapacity, growBytes, searchScratchBytes } from './budget/sizes.js';
 import { AlreadyExistsError, type CorruptionError, InvalidArgumentError, InvalidLabelError, InvalidVectorError, NotFoundError } from './errors.js';
 import { shardOf } from './ids/id-table.js';
 import { native, type SpaceName } from './native/binding.js';
@@ -463,13 +463,12 @@ export class Collection {
     }
   }
 
-  /** Doubles a resident shard's capacity until `fresh` more ids fit, within the budget. */
+  /** Grows a resident shard's capacity (by half again, repeatedly) until `fresh` more ids fit, within the budget. */
   async #grow(shard: Shard, fresh: number): Promise<void> {
     const info = native.segmentInfo(shard.handle);
     const needed = info.count + fresh;
     if (needed <= info.capacity) return;
-    let capacity = Math.max(info.capacity, INITIAL_CAPACITY);
-    while (capacity < needed) capacity *= 2;
+    const capacity = grownCapacity(info.capacity, needed, INITIAL_CAPACITY);
     const r = await this.#host.reserve(this, growBytes(info, capacity, this.#host.threads), 'growth');
     try {
       await this.context.pool.run('resize', { handle: shard.handle, capacity });

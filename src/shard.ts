@@ -74,8 +74,11 @@ export class Shard {
     return this.#ids;
   }
 
-  /** Loads the shard's files, or creates an empty segment if it has none. The governor calls this. */
-  async load(ctx: ShardContext): Promise<void> {
+  /**
+   * Loads the shard's files (with `capacity` slots, see budget/sizes.ts loadCapacity), or creates
+   * an empty segment if it has none. The governor calls this.
+   */
+  async load(ctx: ShardContext, capacity?: number): Promise<void> {
     if (this.#handle !== null) return;
     if (this.generation === 0) {
       const handle = await ctx.pool.run('create', { spec: { ...ctx.spec, capacity: INITIAL_CAPACITY } });
@@ -84,7 +87,7 @@ export class Shard {
       return;
     }
     const ids = readIds(idsPath(ctx.root, ctx.collection, this.index, this.generation));
-    const handle = await ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation) });
+    const handle = await ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation), capacity });
     this.#ids = ids;
     this.#handle = handle;
   }

@@ -365,7 +365,7 @@ export class Shoal {
         (sum, c) => sum + c.shards.reduce((n, shard) => n + (shard.resident ? shard.ids.bytes() : 0), 0),
         0,
       ),
-      collections: [...this.#collections.values()].map((c) => this.#collectionStats(c, g.breakdown())),
+      collections: ((shares) => [...this.#collections.values()].map((c) => this.#collectionStats(c, shares)))(new Map(g.breakdown().map((b) => [b.collection, b]))),
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
       recentEvictions: s.history(),
     };
@@ -441,8 +441,7 @@ export class Shoal {
   }
 
   #entry(collection: Collection, shard: number): ShardEntry {
-    const key = shardKey(collection.name, shard);
-    const found = [...this.#governor.entries()].find((e) => e.key === key);
+    const found = this.#governor.entry(shardKey(collection.name, shard));
     if (found === undefined) throw new NotFoundError(`collection ${JSON.stringify(collection.name)} was deleted`, { collection: collection.name });
     return found;
   }
@@ -487,13 +486,13 @@ export class Shoal {
     };
   }
 
-  #collectionStats(c: Collection, shares: readonly ResidentShare[]): CollectionStats {
+  #collectionStats(c: Collection, shares: ReadonlyMap<string, ResidentShare>): CollectionStats {
     return {
       name: c.name,
       count: c.shards.reduce((n, s) => n + s.count, 0),
       shards: c.shards.length,
       residentShards: c.shards.filter((s) => s.resident).length,
-      bytes: shares.find((s) => s.collection === c.name)?.bytes ?? 0,
+      bytes: shares.get(c.name)?.bytes ?? 0,
       priority: c.priority,
       pinned: c.pinned,
       quotaBytes: c.quotaBytes,

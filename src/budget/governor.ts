@@ -12,7 +12,7 @@ import { BudgetExceededError, CorruptionError, type ResidentShare } from '../err
 import type { Config } from '../config.js';
 import { native } from '../native/binding.js';
 import type { Shard, ShardContext } from '../shard.js';
-import { removeGeneration } from '../shard.js';
+import { INITIAL_CAPACITY, removeGeneration } from '../shard.js';
 import { readIdsSummary } from '../storage/id-file.js';
 import { idsPath, segmentPath } from '../storage/layout.js';
 import { moveAside } from '../storage/wal.js';
@@ -28,7 +28,7 @@ import {
   type Resident,
   type Victim,
 } from './policy.js';
-import { createBytes, loadBytes, visitedHeadroom } from './sizes.js';
+import { createBytes, loadBytes, loadCapacity, visitedHeadroom } from './sizes.js';
 import { LEVELS, nextLevel, type Level } from './thresholds.js';
 import { Stats } from './stats.js';
 
@@ -63,6 +63,14 @@ export interface GovernorEvents {
 }
 
 export type Emit = <K extends keyof GovernorEvents>(event: K, payload: GovernorEvents[K]) => void;
+
+/** A load admitted in turn: its reservation, and how to report its end to other waiters. */
+interface Admitted {
+  readonly reservation: Reservation;
+  readonly fileBytes: number;
+  readonly capacity: number | undefined;
+  readonly done: (err: unknown) => void;
+}
 
 /** What a reservation is for: loads and growth are refused above the emergency threshold. */
 export type ReservationKind = 'load' | 'growth' | 'transient';
@@ -126,6 +134,10 @@ export class Governor {
     return this.#entries.values();
   }
 
+  entry(key: string): ShardEntry | undefined {
+    return this.#entries.get(key);
+  }
+
   /**
    * Runs `body` with every shard in `entries` resident and marked in use (so none is evicted
    * meanwhile). Loads what is not resident, after reserving its bytes.
@@ -156,7 +168,8 @@ export class Governor {
    * shards if needed. @throws {BudgetExceededError}
    */
   async reserve(bytes: number, kind: ReservationKind, owner: BudgetOwner | null, label: string): Promise<Reservation> {
-    if (kind === 'transient' && this.ledger.fits(bytes) && this.#level !== 'hard') return this.#reserveNow(bytes, label);
+    // Query scratch and the like: short-lived and always allowed; if it fits, no need to queue.
+    if (kind === 'transient' && this.ledger.fits(bytes)) return this.#reserveNow(bytes, label);
     return this.#inTurn(async () => this.#admit(bytes, kind, owner, label)).catch((err: unknown) => {
       throw err instanceof BudgetExceededError ? this.#report(err) : err;
     });
@@ -186,6 +199,7 @@ export class Governor {
     // Decided in turn (the bytes are reserved there), loaded outside it, so no call waits for
     // a warm-up load except one that needs this very shard.
     let fileBytes = 0;
+    let capacity: number | undefined;
     const r = await this.#inTurn(async (): Promise<Reservation | 'loaded' | 'skipped' | 'full'> => {
       if (shard.resident || shard.loading !== null) return 'loaded';
       if (shard.generation === 0) return 'skipped';
@@ -196,6 +210,7 @@ export class Governor {
         const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
         bytes = loadBytes(summary, ids, this.#config.threads);
         fileBytes = summary.fileBytes;
+        capacity = loadCapacity(summary.count + summary.deletedCount);
       } catch (err) {
         if (err instanceof CorruptionError) this.#quarantine(entry, err);
         return 'skipped';
@@ -206,7 +221,7 @@ export class Governor {
     });
     if (typeof r === 'string') return r;
     const started = performance.now();
-    shard.loading = shard.load(context);
+    shard.loading = shard.load(context, capacity);
     try {
       await shard.loading;
       this.settle(entry, r);
@@ -325,7 +340,10 @@ export class Governor {
         throw this.#rejection(bytes, owner.name, `collection ${owner.name} would exceed its quota of ${owner.quotaBytes} bytes`);
       }
     }
-    const forceTarget = this.#level === 'hard' || this.#level === 'emergency';
+    // At or above hard, or when this admission would take usage there, evict down to the target
+    // first: one large admission must not jump usage into the emergency level.
+    const projected = (this.ledger.usedBytes + bytes) / this.ledger.limitBytes;
+    const forceTarget = this.#level === 'hard' || this.#level === 'emergency' || projected >= this.#config.thresholds.hard;
     if (this.#config.cachePolicy === 'lru') {
       const cfg = { limitBytes: this.ledger.limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
       const plan = planAdmission(this.#residents(), this.ledger.usedBytes, bytes, cfg, this.#clock.now(), forceTarget);
@@ -341,12 +359,16 @@ export class Governor {
    * this call itself holds (`held`) are never waited for: that would wait forever.
    */
   async #loadWaiting(entry: ShardEntry, held: readonly ShardEntry[]): Promise<void> {
+    const { shard, context } = entry;
     const deadline = performance.now() + this.#config.admissionWaitMs;
     for (;;) {
+      if (shard.loading !== null) await shard.loading.catch(() => undefined); // another call's load
+      if (shard.resident) return;
+      let admitted: Admitted | null;
       try {
-        await this.#inTurn(() => this.#load(entry));
-        return;
+        admitted = await this.#inTurn(() => this.#admitLoad(entry));
       } catch (err) {
+        if (err instanceof CorruptionError) throw this.#quarantine(entry, err);
         if (!(err instanceof BudgetExceededError)) throw err;
         const blockers = this.#busyBlockers(err.wantedBytes, held);
         const left = deadline - performance.now();
@@ -358,8 +380,60 @@ export class Governor {
           new Promise<void>((done) => (timer = setTimeout(done, left))),
         ]);
         clearTimeout(timer);
+        continue;
       }
+      if (admitted === null) continue;
+      // The bytes are reserved: the load itself runs outside the turn, beside other loads.
+      const started = performance.now();
+      try {
+        await shard.load(context, admitted.capacity);
+      } catch (err) {
+        this.release(admitted.reservation);
+        admitted.done(err);
+        throw err instanceof CorruptionError ? this.#quarantine(entry, err) : err;
+      }
+      const loadMs = performance.now() - started;
+      this.settle(entry, admitted.reservation);
+      shard.lastUsedMs = this.#clock.now();
+      admitted.done(null);
+      if (admitted.fileBytes > 0) this.stats.recordLoad(loadMs, admitted.fileBytes);
+      this.#emit('loaded', { collection: entry.owner.name, shard: shard.index, bytes: this.ledger.residentOf(entry.key), loadMs });
+      return;
     }
+  }
+
+  /**
+   * In turn: reserves what loading (or creating) `entry` will allocate, evicting as the policy
+   * allows, and marks the shard as loading so no other call loads it too. Null if it became
+   * resident or began loading meanwhile.
+   */
+  async #admitLoad(entry: ShardEntry): Promise<Admitted | null> {
+    const { shard, context } = entry;
+    if (shard.resident || shard.loading !== null) return null;
+    const threads = this.#config.threads;
+    let bytes: number;
+    let fileBytes = 0;
+    let capacity: number | undefined;
+    if (shard.generation === 0) {
+      bytes = createBytes(context.spec.dim, context.spec.M ?? 16, INITIAL_CAPACITY, threads);
+    } else {
+      const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
+      const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
+      bytes = loadBytes(summary, ids, threads);
+      fileBytes = summary.fileBytes;
+      capacity = loadCapacity(summary.count + summary.deletedCount);
+    }
+    const reservation = await this.#admit(bytes, 'load', entry.owner, `load ${entry.key}`);
+    let done!: (err: unknown) => void;
+    shard.loading = new Promise<void>((resolve, reject) => {
+      done = (err) => {
+        shard.loading = null;
+        if (err === null) resolve();
+        else reject(err);
+      };
+    });
+    shard.loading.catch(() => undefined); // waiters handle it; never an unhandled rejection
+    return { reservation, fileBytes, capacity, done };
   }
 
   /** Resident shards that other calls are using, when evicting them would make room for `wantedBytes`. */
@@ -371,14 +445,6 @@ export class Governor {
     return [...this.#entries.values()].filter(
       (e) => e.shard.resident && e.shard.users > 0 && !mine.has(e.key) && !e.owner.pinned && e.owner.priority !== 'critical',
     );
-  }
-
-  async #load(entry: ShardEntry): Promise<void> {
-    try {
-      await this.#loadOrCreate(entry);
-    } catch (err) {
-      throw err instanceof CorruptionError ? this.#quarantine(entry, err) : err;
-    }
   }
 
   /**
@@ -398,36 +464,6 @@ export class Governor {
     entry.owner.fail(failure);
     this.#persist().catch(() => undefined); // the manifest remembers the failure across restarts
     return failure;
-  }
-
-  async #loadOrCreate(entry: ShardEntry): Promise<void> {
-    const { shard, context } = entry;
-    if (shard.loading !== null) await shard.loading.catch(() => undefined); // a warm-up load
-    if (shard.resident) return;
-    const threads = this.#config.threads;
-    let bytes: number;
-    let fileBytes = 0;
-    if (shard.generation === 0) {
-      bytes = createBytes(context.spec.dim, context.spec.M ?? 16, 1024, threads);
-    } else {
-      const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
-      const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
-      bytes = loadBytes(summary, ids, threads);
-      fileBytes = summary.fileBytes;
-    }
-    const r = await this.#admit(bytes, 'load', entry.owner, `load ${entry.key}`);
-    const started = performance.now();
-    try {
-      await shard.load(context);
-    } catch (err) {
-      this.release(r);
-      throw err;
-    }
-    const loadMs = performance.now() - started;
-    this.settle(entry, r);
-    shard.lastUsedMs = this.#clock.now();
-    if (fileBytes > 0) this.stats.recordLoad(loadMs, fileBytes);
-    this.#emit('loaded', { collection: entry.owner.name, shard: shard.index, bytes: this.ledger.residentOf(entry.key), loadMs });
   }
 
   /** Evicts a planned victim if it is still resident and idle (it may have been taken meanwhile). */

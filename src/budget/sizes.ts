@@ -43,12 +43,27 @@ export function createBytes(dim: number, M: number, capacity: number, threads: n
   return native.estimateBytes({ dim, M, capacity, count: 0, concurrentSearches: threads }).totalBytes + new IdTable().bytes();
 }
 
-/** To load a shard from its files. */
+/**
+ * Slots a shard is loaded with: those in use plus 1/8 (at least 64) for the next writes, not
+ * the capacity it grew to before it was saved (growth leaves up to a third unused).
+ */
+export function loadCapacity(slotsUsed: number): number {
+  return slotsUsed + Math.max(64, Math.ceil(slotsUsed / 8));
+}
+
+/** Capacity after growing to hold `needed` slots from `capacity`: by half again, at least what is needed. */
+export function grownCapacity(capacity: number, needed: number, initial: number): number {
+  let next = Math.max(capacity, initial);
+  while (next < needed) next = Math.ceil(next * 1.5);
+  return next;
+}
+
+/** To load a shard from its files (with loadCapacity slots). */
 export function loadBytes(summary: SegmentFileSummary, ids: { count: number; nextLabel: number; idBytes: number }, threads: number): number {
   const segment = native.estimateBytes({
     dim: summary.dim,
     M: summary.M,
-    capacity: summary.capacity,
+    capacity: loadCapacity(summary.count + summary.deletedCount),
     count: summary.count + summary.deletedCount,
     deletedCount: summary.deletedCount,
     concurrentSearches: threads,

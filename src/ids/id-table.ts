@@ -221,7 +221,11 @@ export class IdTable {
     return out;
   }
 
-  /** Rebuilds a table from serialize()'s bytes. Throws InvalidLabelError on malformed input. */
+  /**
+   * Rebuilds a table from serialize()'s bytes. Throws InvalidLabelError on malformed input.
+   * Arrays are sized once from the header, and ids are hashed and stored as the bytes they
+   * already are: loading a shard does no per-id string work.
+   */
   static deserialize(bytes: Uint8Array): IdTable {
     const table = new IdTable();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -233,14 +237,19 @@ export class IdTable {
     if (count * 6 + 12 > bytes.byteLength || nextLabel - count > (bytes.byteLength - 12) / 4 || nextLabel < count) {
       throw new InvalidLabelError('ids file: counts exceed the file');
     }
+    table.#ensureLabels(nextLabel);
+    table.#arena = new Uint8Array(Math.max(1024, bytes.byteLength - 12 - 6 * count));
+    let index = table.#index.length;
+    while (index < 2 * (count + 1)) index *= 2;
+    table.#index = new Int32Array(index).fill(EMPTY);
     let at = 8;
     for (let i = 0; i < count; i++) {
       if (at + 6 > bytes.byteLength) throw new InvalidLabelError('ids file: entry runs past the end');
       const label = view.getUint32(at, true);
       const length = view.getUint16(at + 4, true);
       if (label >= nextLabel || at + 6 + length > bytes.byteLength) throw new InvalidLabelError('ids file: entry out of range');
-      const id = decoder.decode(bytes.subarray(at + 6, at + 6 + length));
-      table.#restore(id, label);
+      if (length > MAX_ID_BYTES) throw new InvalidLabelError(`ids file: an id is longer than ${MAX_ID_BYTES} bytes`);
+      table.#restoreBytes(bytes.subarray(at + 6, at + 6 + length), label);
       at += 6 + length;
     }
     if (at + 4 > bytes.byteLength) throw new InvalidLabelError('ids file: free list missing');
@@ -250,7 +259,6 @@ export class IdTable {
     if (at + 4 * freeCount < bytes.byteLength) throw new InvalidLabelError('ids file: trailing bytes');
     // Every label below nextLabel is either live or free, exactly once.
     if (count + freeCount !== nextLabel) throw new InvalidLabelError('ids file: label counts do not add up');
-    table.#ensureLabels(nextLabel);
     for (let i = 0; i < freeCount; i++) {
       const label = view.getUint32(at + 4 * i, true);
       if (label >= nextLabel || table.#offsets[label] !== NO_ID) throw new InvalidLabelError(`ids file: free label ${label} is invalid`);
@@ -262,11 +270,12 @@ export class IdTable {
     return table;
   }
 
-  #restore(id: string, label: number): void {
-    const n = this.#encode(id);
+  /** Adds a stored id (UTF-8 bytes) under its label while loading. */
+  #restoreBytes(id: Uint8Array, label: number): void {
+    const n = id.length;
+    this.#scratch.set(id);
     const hash = fnv1a(this.#scratch, n);
-    if (this.#find(n, hash) >= 0) throw new InvalidLabelError(`ids file: ${JSON.stringify(id)} appears twice`);
-    this.#ensureLabels(label + 1);
+    if (this.#find(n, hash) >= 0) throw new InvalidLabelError(`ids file: ${JSON.stringify(decoder.decode(id))} appears twice`);
     if (this.#offsets[label] !== NO_ID) throw new InvalidLabelError(`ids file: label ${label} appears twice`);
     this.#placeLabel(label, n);
     this.#insertIndex(label, hash);

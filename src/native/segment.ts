@@ -79,8 +79,9 @@ export class Segment {
   }
 
   /**
-   * Loads a segment file written by save(). @throws {NotASegmentError} {UnsupportedVersionError}
-   * {CorruptionError} {IoError}
+   * Loads a segment file written by save(). `capacity`: slots to allocate (default: the saved
+   * capacity; never fewer than the slots in use). @throws {NotASegmentError}
+   * {UnsupportedVersionError} {CorruptionError} {IoError}
    */
   static async load(path: string, options: { capacity?: number; cancel?: Int32Array } = {}): Promise<Segment> {
     return new Segment(await nativeAsync.loadSegment(path, options.capacity, options.cancel));
