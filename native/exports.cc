@@ -457,6 +457,17 @@ Napi::Value SegmentInfoJs(const Napi::CallbackInfo& info) {
     o.Set("peakBytes", static_cast<double>(s.peak_bytes));
     o.Set("concurrentSearchesPeak", s.concurrent_searches_peak);
     o.Set("closed", s.closed);
+    // The same bytes by part, priced from this segment's own counts (memory_estimate.h): what
+    // grows with capacity, with elements, what is fixed, and the visited lists searches keep.
+    const ByteEstimate parts = EstimateSegmentBytes(
+        {s.spec.dim, s.spec.m, s.spec.capacity, s.slots_used, s.deleted_count,
+         std::max<uint32_t>(1, s.concurrent_searches_peak)});
+    Napi::Object breakdown = Napi::Object::New(env);
+    breakdown.Set("capacityBytes", parts.capacity_bytes);
+    breakdown.Set("elementBytes", parts.element_bytes);
+    breakdown.Set("fixedBytes", parts.fixed_bytes);
+    breakdown.Set("visitedBytes", parts.visited_bytes);
+    o.Set("breakdown", breakdown);
     return o;
   });
 }

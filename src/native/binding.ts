@@ -43,6 +43,8 @@ export interface SegmentInfo {
   readonly peakBytes: number;
   readonly concurrentSearchesPeak: number;
   readonly closed: boolean;
+  /** The bytes by part (an upper-bound estimate from this segment's own counts; `bytes` is exact). */
+  readonly breakdown: Omit<ByteEstimate, 'totalBytes'>;
 }
 
 export interface SegmentFileSummary {

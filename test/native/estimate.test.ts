@@ -20,6 +20,9 @@ describe('estimateBytes in a fresh process', () => {
       const estimate = native.estimateBytes({ dim: 128, M: 16, capacity, count }).totalBytes;
       expect(estimate).toBeGreaterThanOrEqual(exact);
       expect(estimate / exact).toBeLessThan(1.01);
+      // The segment's own breakdown by part prices the same bytes.
+      const p = native.segmentInfo(h).breakdown;
+      expect(p.capacityBytes + p.elementBytes + p.fixedBytes + p.visitedBytes).toBe(estimate);
     } finally {
       nativeSync.freeSegment(h);
     }
