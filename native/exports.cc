@@ -566,7 +566,14 @@ Napi::Value DistanceJs(const Napi::CallbackInfo& info) {
     }
     const size_t dim = a.size();
     DistanceFn fn = space == SpaceKind::kL2 ? L2SquaredKernel(level) : InnerProductKernel(level);
-    return Napi::Number::New(info.Env(), fn(a.data(), b.data(), &dim));
+    if (space != SpaceKind::kCosine) return Napi::Number::New(info.Env(), fn(a.data(), b.data(), &dim));
+    // Cosine is inner product on unit vectors, as segments store and query them.
+    std::vector<float> ua(a.data(), a.data() + dim);
+    std::vector<float> ub(b.data(), b.data() + dim);
+    if (!NormalizeInPlace(ua.data(), dim) || !NormalizeInPlace(ub.data(), dim)) {
+      throw Failure(ErrorCode::kInvalidVector, "a, b: cosine distance needs nonzero vectors");
+    }
+    return Napi::Number::New(info.Env(), fn(ua.data(), ub.data(), &dim));
   });
 }
 

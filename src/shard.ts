@@ -6,6 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 
+import { InternalError } from './errors.js';
 import { IdTable } from './ids/id-table.js';
 import type { SegmentHandle, SegmentSpec } from './native/binding.js';
 import type { Pool } from './pool/pool.js';
@@ -65,12 +66,12 @@ export class Shard {
 
   /** The resident segment's handle (the governor made it resident). */
   get handle(): SegmentHandle {
-    if (this.#handle === null) throw new Error(`shard ${this.index} is not resident`);
+    if (this.#handle === null) throw new InternalError(`shard ${this.index} is not resident`);
     return this.#handle;
   }
 
   get ids(): IdTable {
-    if (this.#ids === null) throw new Error(`shard ${this.index} is not resident`);
+    if (this.#ids === null) throw new InternalError(`shard ${this.index} is not resident`);
     return this.#ids;
   }
 

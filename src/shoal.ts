@@ -18,7 +18,7 @@ import type { EvictionRecord } from './budget/stats.js';
 import type { Level } from './budget/thresholds.js';
 import { checkPriority, Collection, type CollectionOptions } from './collection.js';
 import { parseBytes, resolveConfig, type BudgetOptions, type Config } from './config.js';
-import { AlreadyExistsError, ClosedError, CorruptionError, InvalidArgumentError, NotFoundError, type ResidentShare } from './errors.js';
+import { AlreadyExistsError, ClosedError, CorruptionError, InvalidArgumentError, IoError, NotFoundError, type ResidentShare } from './errors.js';
 import { RANK_OF } from './budget/policy.js';
 import { native } from './native/binding.js';
 import { checkSpec } from './native/segment.js';
@@ -161,7 +161,7 @@ export class Shoal {
     if (!ephemeral && typeof options.path !== 'string') throw new InvalidArgumentError(`path: must be a string, got ${describe(options.path)}`);
     const durability = ephemeral ? 'unlogged' : requested; // a temp directory outlives no crash
     const path = ephemeral ? mkdtempSync(join(tmpdir(), 'shoal-')) : resolve(options.path as string);
-    mkdirSync(path, { recursive: true });
+    io(path, 'create the data directory', () => mkdirSync(path, { recursive: true }));
     const unlock = lockDirectory(path);
     let db: Shoal | null = null;
     try {
@@ -239,7 +239,7 @@ export class Shoal {
       checkCollectionName(name);
       if (this.#collections.has(name)) throw new AlreadyExistsError(`collection ${JSON.stringify(name)} already exists`, { collection: name });
       const record = { ...checkCollectionOptions(name, options), createdLsn: (this.#wal as Wal).lastLsn };
-      mkdirSync(collectionDir(this.path, name), { recursive: true });
+      io(collectionDir(this.path, name), 'create the collection folder', () => mkdirSync(collectionDir(this.path, name), { recursive: true }));
       const collection = this.#materialize(record);
       this.#collections.set(name, collection);
       await this.#saveManifest();
@@ -288,7 +288,7 @@ export class Shoal {
         await shard.exclusive(() => shard.release(collection.context));
         this.#governor.unregister(shardKey(name, shard.index));
       }
-      rmSync(collectionDir(this.path, name), { recursive: true, force: true });
+      io(collectionDir(this.path, name), 'remove the collection folder', () => rmSync(collectionDir(this.path, name), { recursive: true, force: true }));
     });
   }
 
@@ -308,7 +308,8 @@ export class Shoal {
    * Changes budget settings at once, without dropping the cache: shrinking the limit evicts
    * down to it; growing it admits more. Unspecified settings keep their current values.
    * @throws {InvalidArgumentError}, {BudgetExceededError} if pinned or busy segments do not fit
-   *   the new limit (nothing changes).
+   *   the new limit: the configuration stays as it was (segments evicted while trying stay
+   *   unloaded and reload on use).
    */
   configure(options: BudgetOptions): Promise<void> {
     return this.operation(async () => {
@@ -586,6 +587,7 @@ export class Shoal {
     );
     for (const hot of order) {
       if (this.#closing !== null) return;
+      await this.#governor.foregroundLoadsDone(); // calls that need a load go first
       const collection = this.#collections.get(hot.collection);
       const shard = collection?.shards[hot.shard];
       if (collection === undefined || shard === undefined || shard.resident) continue;
@@ -656,6 +658,15 @@ export class Shoal {
       this.#unlock();
       if (this.ephemeral) rmSync(this.path, { recursive: true, force: true });
     }
+  }
+}
+
+/** Runs a filesystem call, turning Node's error into an IoError that names the path. */
+function io<T>(path: string, what: string, call: () => T): T {
+  try {
+    return call();
+  } catch (cause) {
+    throw new IoError(`${path}: cannot ${what}: ${(cause as Error).message}`, { path }, { cause });
   }
 }
 

@@ -56,8 +56,8 @@ export function toFloatRows(input: VectorsInput, dim: number, name: string, rows
   }
   if (rows !== undefined && flat.length !== rows * dim) {
     throw new DimensionMismatchError(`${name}: expected ${rows} vectors of ${dim}, got ${flat.length / dim}`, {
-      expected: rows,
-      actual: flat.length / dim,
+      expectedRows: rows,
+      actualRows: flat.length / dim,
     });
   }
   checkFinite(flat, dim, name);

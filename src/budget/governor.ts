@@ -88,6 +88,9 @@ export class Governor {
   #turn: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #relieving = false;
+  /** Loads that calls are waiting for, and who waits for them to finish (warm start). */
+  #foregroundLoads = 0;
+  #foregroundDone: (() => void)[] = [];
   /** Native bytes last reported to V8 as external memory, and each resident shard's share. */
   #reportedExternal = 0;
   #nativeResident = new Map<string, number>();
@@ -359,6 +362,21 @@ export class Governor {
    * this call itself holds (`held`) are never waited for: that would wait forever.
    */
   async #loadWaiting(entry: ShardEntry, held: readonly ShardEntry[]): Promise<void> {
+    this.#foregroundLoads++;
+    try {
+      await this.#loadWaitingNow(entry, held);
+    } finally {
+      if (--this.#foregroundLoads === 0) for (const done of this.#foregroundDone.splice(0)) done();
+    }
+  }
+
+  /** Resolves when no call is waiting for a load (warm start yields to them). */
+  foregroundLoadsDone(): Promise<void> {
+    if (this.#foregroundLoads === 0) return Promise.resolve();
+    return new Promise((done) => this.#foregroundDone.push(done));
+  }
+
+  async #loadWaitingNow(entry: ShardEntry, held: readonly ShardEntry[]): Promise<void> {
     const { shard, context } = entry;
     const deadline = performance.now() + this.#config.admissionWaitMs;
     for (;;) {

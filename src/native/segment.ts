@@ -1,8 +1,9 @@
 /**
  * Segment: one native HNSW index as a typed object, for callers who want the raw index (a
  * benchmark, a single-shard embedding) without collections or a budget. Every heavy method
- * returns a Promise and runs off the JavaScript thread; `*Sync` twins block and are meant for
- * worker threads. Memory is released by `free()`, not by the garbage collector.
+ * returns a Promise (bad arguments reject it too) and runs off the JavaScript thread; `*Sync`
+ * twins block and are meant for worker threads. Memory is released by `free()`, not by the
+ * garbage collector.
  */
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { checkInteger, describe, toFloatRows, toLabels, type VectorsInput } from '../vectors.js';
@@ -111,13 +112,13 @@ export class Segment {
    * {CapacityExceededError} when resize() is needed, {DimensionMismatchError},
    * {InvalidVectorError}, {InvalidLabelError}.
    */
-  add(labels: Uint32Array | readonly number[], vectors: VectorsInput, cancel?: Int32Array): Promise<void> {
+  async add(labels: Uint32Array | readonly number[], vectors: VectorsInput, cancel?: Int32Array): Promise<void> {
     const [l, v] = this.#writeArgs(labels, vectors);
     return nativeAsync.addBatch(this.handle, l, v, false, cancel);
   }
 
   /** Adds, or replaces the vector of labels already present. */
-  upsert(labels: Uint32Array | readonly number[], vectors: VectorsInput, cancel?: Int32Array): Promise<void> {
+  async upsert(labels: Uint32Array | readonly number[], vectors: VectorsInput, cancel?: Int32Array): Promise<void> {
     const [l, v] = this.#writeArgs(labels, vectors);
     return nativeAsync.addBatch(this.handle, l, v, true, cancel);
   }
@@ -128,12 +129,12 @@ export class Segment {
   }
 
   /** Deletes all the labels or none. @throws {NotFoundError} */
-  delete(labels: Uint32Array | readonly number[]): Promise<void> {
+  async delete(labels: Uint32Array | readonly number[]): Promise<void> {
     return nativeAsync.deleteBatch(this.handle, toLabels(labels, 'labels'));
   }
 
   /** k nearest per query, nearest first, as flat arrays (queries x k). */
-  search(queries: VectorsInput, options: SearchOptions = {}): Promise<SearchOutput> {
+  async search(queries: VectorsInput, options: SearchOptions = {}): Promise<SearchOutput> {
     const [q, k, ef, allow] = this.#searchArgs(queries, options);
     return nativeAsync.searchBatch(this.handle, q, k, ef, allow, options.cancel);
   }
@@ -144,7 +145,7 @@ export class Segment {
   }
 
   /** Stored vectors (cosine: unit length), n x dim. @throws {NotFoundError} */
-  get(labels: Uint32Array | readonly number[]): Promise<Float32Array> {
+  async get(labels: Uint32Array | readonly number[]): Promise<Float32Array> {
     return nativeAsync.getVectors(this.handle, toLabels(labels, 'labels'));
   }
 
@@ -153,12 +154,12 @@ export class Segment {
   }
 
   /** Sets the number of slots. @throws {InvalidArgumentError} below the slots in use. */
-  resize(capacity: number): Promise<void> {
+  async resize(capacity: number): Promise<void> {
     return nativeAsync.resizeSegment(this.handle, checkInteger(capacity, 'capacity', 1, 0xfffffffe));
   }
 
   /** Writes the segment atomically (temp file, fsync, rename, fsync directory). */
-  save(path: string, cancel?: Int32Array): Promise<void> {
+  async save(path: string, cancel?: Int32Array): Promise<void> {
     return nativeAsync.saveSegment(this.handle, path, cancel);
   }
 

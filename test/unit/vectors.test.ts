@@ -83,10 +83,10 @@ describe('toFloatRows', () => {
     ['a first row that is too long', [[1, 2, 3, 4], [1, 2, 3]], 3, undefined, { row: 0, expected: 3, actual: 4 }],
     ['an empty row', [[1, 2], []], 2, undefined, { row: 1, expected: 2, actual: 0 }],
     ['a Float32Array row of the wrong length', [new Float32Array(2), new Float32Array(3)], 2, undefined, { row: 1, expected: 2, actual: 3 }],
-    ['number[][] with too many rows', [[1], [2], [3]], 1, 2, { expected: 2, actual: 3 }],
-    ['number[][] with too few rows', [[1]], 1, 2, { expected: 2, actual: 1 }],
-    ['a single number[] when two rows are expected', [1, 2], 2, 2, { expected: 2, actual: 1 }],
-    ['an empty array when rows are expected', [], 2, 1, { expected: 1, actual: 0 }],
+    ['number[][] with too many rows', [[1], [2], [3]], 1, 2, { expectedRows: 2, actualRows: 3 }],
+    ['number[][] with too few rows', [[1]], 1, 2, { expectedRows: 2, actualRows: 1 }],
+    ['a single number[] when two rows are expected', [1, 2], 2, 2, { expectedRows: 2, actualRows: 1 }],
+    ['an empty array when rows are expected', [], 2, 1, { expectedRows: 1, actualRows: 0 }],
   ])('throws DimensionMismatchError for %s', (_, input, dim, rows, details) => {
     const err = expectError(() => toFloatRows(input, dim, 'vectors', rows), DimensionMismatchError, 'SHOAL_DIMENSION_MISMATCH', 'vectors');
     expect(err).toBeInstanceOf(InvalidArgumentError);
