@@ -3,33 +3,48 @@
  * hnswlib-node called directly on one thread, on the same data, in the same run.
  *
  *   npx tsc -p tsconfig.build.json && node bench/collection.mjs [--quick] [--only=<config>,...]
+ *     [--retries=N] [--max-wait=SECONDS]
+ *   node bench/collection.mjs --report [results.json]    # tables again from saved results
  *
- * The parent prepares (and caches) the dataset and its ground truth, then runs each
- * configuration in its own child process (`--child <config> <dataset>`), one after another, so
- * no measurement inherits another's heap, allocator arenas, JIT state or worker threads.
- * Configurations: `hnswlib` (addPoint loop / searchKnn loop on the main thread) and
- * `shoal:t<threads>:s<shards>`. Each child builds its index once and then measures, in order:
- * ingest, batched query QPS + recall over an ef ladder, single-query latency through the pool,
- * and event-loop delay under a saturating query load. Each child prints one JSON line; the parent
- * prints Markdown tables and writes everything to bench/results/collection.json.
+ * The parent prepares (and caches) the dataset and its ground truth, snapshots the code under
+ * test (dist/ and the native binary, copied to bench/.cache/code-<digest>/ so a rebuild during
+ * the run cannot mix versions), then runs each configuration in its own child process
+ * (`--child <config> <dataset>`), one after another, so no measurement inherits another's heap,
+ * allocator arenas, JIT state or worker threads. Configurations: `hnswlib` (addPoint loop /
+ * searchKnn loop on the main thread) and `shoal:t<threads>:s<shards>`. Each child builds its
+ * index once and then measures, in order: ingest, batched query QPS + recall over an ef ladder,
+ * single-query latency through the pool, and event-loop delay under a saturating query load.
+ *
+ * The VM is shared with other work: every measurement records how much CPU other processes used
+ * meanwhile (lib/cpu.mjs); a disturbed query/latency/event-loop measurement is repeated in the
+ * child after the machine goes quiet, and a configuration still disturbed (e.g. during its
+ * ingest) is rerun whole by the parent; the least disturbed attempt is kept and reported.
+ *
+ * Each child prints one JSON line; the parent prints Markdown tables and writes everything to
+ * bench/results/collection.json.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { report } from './lib/collection-report.mjs';
+import { cpuMeter, disturbed, quietly, waitQuiet } from './lib/cpu.mjs';
 import { loadDataset } from './lib/datasets.mjs';
+import { gcWatch } from './lib/gc.mjs';
+import { gitCommit } from './lib/git.mjs';
 import { GRAPH, K, MIN_QUERIES_PER_PASS, PASSES, WARMUP_QUERIES } from './lib/protocol.mjs';
 import { machineLines } from './lib/report.mjs';
-import { report } from './lib/collection-report.mjs';
-import { gitCommit } from './lib/git.mjs';
-import { cpuMeter } from './lib/cpu.mjs';
 import { percentile, recallAtK, seconds, secondsSync, settledRss } from './lib/stats.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-const args = process.argv.slice(2);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/collection.json', import.meta.url));
+const CACHE = fileURLToPath(new URL('./.cache/', import.meta.url));
+const args = process.argv.slice(2);
 
 /** ef values shoal is measured at (the issue's ladder). */
 export const EFS = [16, 32, 64, 128];
@@ -40,14 +55,21 @@ const IN_FLIGHT_PER_THREAD = 2; // col.add calls kept in flight: 2 x threads
 const LATENCY_EF = 64; // the collection default efSearch
 const LATENCY_WARMUP = 200;
 const LATENCY_QUERIES = 2000;
+const JIT_WARMUP_CALLS = 5; // batched col.query calls before shoal's ef ladder
 const ELD_RESOLUTION_MS = 10;
 const ELD_IN_FLIGHT = 8;
 const HNSW_CHUNKS = [1, 8]; // queries per setImmediate turn in hnswlib-node's synchronous loop
+const eldSeconds = (quick) => (quick ? 1.5 : 3);
 
 /** Configurations, in run order. The first three are the head-to-head; the shard study adds two. */
 const MAIN = ['hnswlib', 'shoal:t1:s1', 'shoal:t2:s2'];
 const STUDY = ['shoal:t2:s1', 'shoal:t2:s4'];
 
+const RETRIES = Number(args.find((a) => a.startsWith('--retries='))?.slice(10) ?? 2);
+const MAX_WAIT_SECONDS = Number(args.find((a) => a.startsWith('--max-wait='))?.slice(11) ?? 900);
+
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // parent
@@ -55,27 +77,28 @@ const STUDY = ['shoal:t2:s1', 'shoal:t2:s4'];
 async function parent(quick, only) {
   const dataset = quick ? 'gauss20k' : 'gauss100k';
   loadDataset(dataset); // generate + cache data and ground truth before anything is timed
+  const code = snapshotCode();
+  process.stderr.write(`[collection] code under test: ${code.digest} (${code.dir})\n`);
   const configs = [...MAIN, ...STUDY].filter((c) => !only || only.includes(c));
   const results = [];
   const started = Date.now();
   for (const c of configs) {
-    // The VM is shared: wait for the other processes to go quiet before each configuration, and
-    // run it again (keeping the least disturbed attempt) if they woke up during it anyway.
     const attempts = [];
     for (let a = 0; a <= RETRIES; a++) {
-      const quiet = await waitQuiet(MAX_WAIT_SECONDS);
+      const quiet = await waitQuiet(MAX_WAIT_SECONDS, 3000);
       process.stderr.write(`[collection] ${c} on ${dataset}${a ? ` (attempt ${a + 1})` : ''} ... (${((Date.now() - started) / 1000).toFixed(0)} s${quiet.waitedSeconds >= 1 ? `, waited ${quiet.waitedSeconds.toFixed(0)} s for quiet` : ''})\n`);
-      const r = await runChild(c, dataset, quick);
+      const r = await runChild(c, dataset, quick, code);
       r.quietBefore = quiet;
       attempts.push(r);
-      if (disturbance(r) <= DISTURBED_CORES) break;
-      process.stderr.write(`[collection] ${c}: other processes used up to ${disturbance(r).toFixed(2)} cores during a phase\n`);
+      if (!Object.values(r.cpu).some(disturbed)) break;
+      process.stderr.write(`[collection] ${c}: other processes used up to ${worstOther(r).toFixed(2)} cores during a phase\n`);
     }
-    const best = attempts.reduce((x, y) => (disturbance(y) < disturbance(x) ? y : x));
+    const best = attempts.reduce((x, y) => (worstOther(y) < worstOther(x) ? y : x));
     best.attempts = attempts.length;
-    best.disturbanceOfAttempts = attempts.map(disturbance);
+    best.worstOtherOfAttempts = attempts.map(worstOther);
     results.push(best);
   }
+  const shoalFacts = results.find((r) => r.engine === 'shoal')?.facts;
   const machine = {
     date: new Date().toISOString(),
     cpuModel: os.cpus()[0].model,
@@ -83,77 +106,101 @@ async function parent(quick, only) {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     totalMemGiB: os.totalmem() / 2 ** 30,
     node: process.version,
-    shoalKernel: results.find((r) => r.engine === 'shoal')?.facts.buildInfo?.kernel,
+    shoalKernel: shoalFacts?.buildInfo?.kernel,
+    shoalBuildInfo: shoalFacts?.buildInfo,
     hnswlibNodeVersion: results.find((r) => r.engine === 'hnswlib-node')?.facts.version,
-    shoalAddonBuilt: results.find((r) => r.engine === 'shoal')?.facts.addonBuilt,
+    shoalAddonBuilt: code.addonBuilt,
+    shoalAddonSource: code.addonSource,
+    codeDigest: code.digest,
     commit: gitCommit(),
-    distDigests: [...new Set(results.map((r) => r.distDigest))],
   };
   const protocol = {
-    contention: { disturbedCores: DISTURBED_CORES, retries: RETRIES, maxWaitSeconds: MAX_WAIT_SECONDS, quietBefore: 'other processes < 0.1 core over 3 s' },
     graph: GRAPH,
     k: K,
     efs: EFS,
     peerEfs: PEER_EFS,
     passes: PASSES,
+    warmupQueries: WARMUP_QUERIES,
+    shoalJitWarmupCalls: JIT_WARMUP_CALLS,
+    minQueriesPerPass: MIN_QUERIES_PER_PASS,
     batch: BATCH,
     inFlightPerThread: IN_FLIGHT_PER_THREAD,
     latency: { ef: LATENCY_EF, warmup: LATENCY_WARMUP, queries: LATENCY_QUERIES },
     eventLoop: { resolutionMs: ELD_RESOLUTION_MS, inFlight: ELD_IN_FLIGHT, seconds: eldSeconds(quick), hnswChunks: HNSW_CHUNKS, ef: LATENCY_EF },
+    contention: { retriesPerConfig: RETRIES, maxWaitSeconds: MAX_WAIT_SECONDS },
   };
   const wallSeconds = (Date.now() - started) / 1000;
-  const lines = [
-    `# shoal collection benchmark${quick ? ' (--quick)' : ''}: ${dataset}`,
-    '',
-    ...machineLines(machine),
-    `- dist/ JS digest ${machine.distDigests.join(', ')}`,
-    `- M=${GRAPH.M}, efConstruction=${GRAPH.efConstruction}, k=${K}; every configuration in its own child process, one after another; whole run ${wallSeconds.toFixed(0)} s`,
-    '',
-    ...report(results, { quick, dataset, protocol }),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  // Raw results first: a bug in the report must not lose a long run.
   mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
   const command = `npx tsc -p tsconfig.build.json && node bench/collection.mjs${quick ? ' --quick' : ''}${only ? ` --only=${only.join(',')}` : ''}`;
   writeFileSync(RESULTS, `${JSON.stringify({ command, quick, dataset, machine, protocol, wallSeconds, results }, null, 2)}\n`);
   process.stderr.write(`[collection] raw results in ${RESULTS}\n`);
+  reprint();
 }
 
-function runChild(config, dataset, quick) {
+/** Re-renders the tables from a results file: node bench/collection.mjs --report [file]. */
+function reprint(file = RESULTS) {
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  const { machine, protocol, results, quick, dataset, wallSeconds } = saved;
+  const lines = [
+    `# shoal collection benchmark${quick ? ' (--quick)' : ''}: ${dataset}`,
+    '',
+    ...machineLines(machine),
+    `- code under test: dist/ + native binary snapshot ${machine.codeDigest} (binary from ${machine.shoalAddonSource.replace(ROOT, '')})`,
+    `- M=${protocol.graph.M}, efConstruction=${protocol.graph.efConstruction}, k=${protocol.k}; every configuration in its own child process, one after another; whole run ${wallSeconds.toFixed(0)} s`,
+    '',
+    ...report(results, { quick, dataset, protocol }),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+const worstOther = (r) => Math.max(0, ...Object.values(r.cpu ?? {}).map((p) => p?.otherCores ?? 0));
+
+/**
+ * Copies dist/ and the native binary dist/ would load into bench/.cache/code-<digest>/, so every
+ * child of this run runs the same code even if the lead rebuilds meanwhile.
+ */
+function snapshotCode() {
+  const dist = join(ROOT, 'dist');
+  const addonSource = process.env.SHOAL_NATIVE_BINARY || createRequire(import.meta.url)('node-gyp-build').path(ROOT);
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js')) hash.update(`${p.slice(dist.length)}\0`).update(readFileSync(p));
+    }
+  };
+  walk(dist);
+  hash.update(readFileSync(addonSource));
+  const digest = hash.digest('hex').slice(0, 12);
+  const dir = join(CACHE, `code-${digest}`);
+  if (!existsSync(dir)) {
+    const tmp = `${dir}.${process.pid}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    cpSync(dist, join(tmp, 'dist'), { recursive: true });
+    copyFileSync(addonSource, join(tmp, 'shoal.node'));
+    renameSync(tmp, dir);
+  }
+  return { digest, dir, index: join(dir, 'dist', 'index.js'), addon: join(dir, 'shoal.node'), addonSource, addonBuilt: statSync(addonSource).mtime.toISOString() };
+}
+
+function runChild(config, dataset, quick, code) {
   return new Promise((resolve, reject) => {
     const argv = ['--expose-gc', SELF, '--child', config, dataset, ...(quick ? ['--quick'] : [])];
-    const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Only our own SHOAL_* settings: the run measures the defaults, not the caller's shell.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SHOAL_')));
+    Object.assign(env, { SHOAL_NATIVE_BINARY: code.addon, SHOAL_BENCH_DIST: code.index, SHOAL_BENCH_CODE: code.digest });
+    const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let stdout = '';
     proc.stdout.on('data', (chunk) => (stdout += chunk));
     proc.on('error', reject);
-    proc.on('close', (code) => {
+    proc.on('close', (status) => {
       const last = stdout.trim().split('\n').pop();
-      if (code !== 0 || !last) reject(new Error(`child ${config} ${dataset} exited with ${code}`));
+      if (status !== 0 || !last) reject(new Error(`child ${config} ${dataset} exited with ${status}`));
       else resolve(JSON.parse(last));
     });
   });
-}
-
-const eldSeconds = (quick) => (quick ? 1.5 : 3);
-
-/** Other processes' average cores above which a phase counts as disturbed. */
-const DISTURBED_CORES = 0.15;
-const RETRIES = Number(args.find((a) => a.startsWith('--retries='))?.slice(10) ?? 2);
-const MAX_WAIT_SECONDS = Number(args.find((a) => a.startsWith('--max-wait='))?.slice(11) ?? 900);
-
-/** The worst phase of a result: other processes' average cores. */
-const disturbance = (r) => Math.max(0, ...Object.values(r.cpu ?? {}).map((p) => p?.otherCores ?? 0));
-
-/** Polls until other processes use < 0.1 core over 3 s windows (or maxSeconds pass). */
-async function waitQuiet(maxSeconds) {
-  const t0 = Date.now();
-  for (;;) {
-    const meter = cpuMeter();
-    await sleep(3000);
-    const m = meter();
-    const waitedSeconds = (Date.now() - t0) / 1000;
-    if (!m || m.otherCores < 0.1) return { waitedSeconds: waitedSeconds - 3, otherCores: m?.otherCores ?? null };
-    if (waitedSeconds > maxSeconds) return { waitedSeconds, otherCores: m.otherCores, gaveUp: true };
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,23 +208,11 @@ async function waitQuiet(maxSeconds) {
 
 async function child(config, datasetName, quick) {
   const ds = loadDataset(datasetName);
-  const code = distDigest(); // the lead may rebuild dist/ during a run: pin what this child ran
   const result = config === 'hnswlib' ? await hnswChild(ds, quick) : await shoalChild(config, ds, quick);
-  process.stdout.write(`${JSON.stringify({ config, dataset: datasetName, n: ds.base.length / ds.dim, nq: ds.queries.length / ds.dim, distDigest: code, ...result })}\n`);
+  const out = { config, dataset: datasetName, n: ds.base.length / ds.dim, nq: ds.queries.length / ds.dim, code: process.env.SHOAL_BENCH_CODE ?? null, ...result };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-/** Fingerprint of the compiled JS the collection path runs (dist/*.js, dist/pool, dist/ids, dist/native). */
-function distDigest() {
-  const root = fileURLToPath(new URL('../dist/', import.meta.url));
-  const hash = createHash('sha256');
-  for (const dir of ['', 'pool/', 'ids/', 'native/']) {
-    for (const f of readdirSync(root + dir).filter((x) => x.endsWith('.js')).sort()) hash.update(`${dir}${f}\0`).update(readFileSync(root + dir + f));
-  }
-  return hash.digest('hex').slice(0, 12);
-}
-
-const now = () => Number(process.hrtime.bigint()) / 1e9;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Passes repeat the query set until they hold MIN_QUERIES_PER_PASS queries (gauss20k has 200). */
 const roundsFor = (nq) => Math.ceil(MIN_QUERIES_PER_PASS / nq);
 
@@ -201,76 +236,109 @@ async function idleEventLoop() {
   return eldSummary(h);
 }
 
+/**
+ * One CPU reading for a phase made of several measurements: time-weighted over the kept
+ * attempts (a single short measurement reads coarsely, jiffies being 10 ms), plus the worst one.
+ */
+function phaseCpu(list) {
+  const readings = list.map((x) => x.cpu).filter(Boolean);
+  if (readings.length === 0) return null;
+  const seconds = readings.reduce((a, c) => a + c.seconds, 0);
+  const weighted = (key) => readings.reduce((a, c) => a + c[key] * c.seconds, 0) / seconds;
+  return {
+    seconds,
+    selfCores: weighted('selfCores'),
+    otherCores: weighted('otherCores'),
+    stealCores: weighted('stealCores'),
+    worstOtherCores: Math.max(...readings.map((c) => c.otherCores)),
+  };
+}
+
+/** Runs `fn` under quietly() and flattens its answer into { ...value, cpu, attempts }. */
+async function measured(fn) {
+  const { value, cpu, attempts } = await quietly(fn);
+  return { ...value, cpu, attempts };
+}
+
 async function hnswChild(ds, quick) {
   const engine = await import('./lib/engines/hnswlib-node.mjs');
   const { dim } = ds;
   const n = ds.base.length / dim;
   const nq = ds.queries.length / dim;
-  const cpu = {};
-  let meter = cpuMeter();
+  const meter = cpuMeter();
   const run = await engine.build(ds);
-  cpu.ingest = meter();
+  const ingestCpu = meter();
 
-  // Search curve: single-query loop, warm-up then best of PASSES passes.
+  // Search ladder: single-query loop, warm-up then best of PASSES passes.
   const rounds = roundsFor(nq);
-  const curve = [];
+  const search = [];
   for (const ef of PEER_EFS) {
-    const out = new Uint32Array(nq * K);
-    run.single(ef, 0, WARMUP_QUERIES, out);
-    let best = Infinity;
-    for (let p = 0; p < PASSES; p++) best = Math.min(best, secondsSync(() => run.single(ef, 0, rounds * nq, out)));
-    curve.push({ ef, qps: (rounds * nq) / best, recall: recallAtK(out, ds.truth, nq, K) });
+    search.push(
+      await measured(() => {
+        const out = new Uint32Array(nq * K);
+        run.single(ef, 0, WARMUP_QUERIES, out);
+        let best = Infinity;
+        for (let p = 0; p < PASSES; p++) best = Math.min(best, secondsSync(() => run.single(ef, 0, rounds * nq, out)));
+        return { ef, qps: (rounds * nq) / best, recall: recallAtK(out, ds.truth, nq, K) };
+      }),
+    );
   }
-  cpu.search = meter();
 
-  // Latency of one synchronous searchKnn call (the native search cost shoal's pool wraps).
+  // Latency of one synchronous searchKnn call (≈ the native search cost shoal's pool wraps).
   const { index, queries } = run;
-  meter = cpuMeter();
-  index.setEf(LATENCY_EF);
-  for (let i = 0; i < LATENCY_WARMUP; i++) index.searchKnn(queries[i % nq], K);
-  const lat = new Float64Array(LATENCY_QUERIES);
-  for (let i = 0; i < LATENCY_QUERIES; i++) {
-    const t0 = process.hrtime.bigint();
-    index.searchKnn(queries[i % nq], K);
-    lat[i] = Number(process.hrtime.bigint() - t0) / 1e3;
-  }
-  cpu.latency = meter();
+  const latency = await measured(() => {
+    index.setEf(LATENCY_EF);
+    for (let i = 0; i < LATENCY_WARMUP; i++) index.searchKnn(queries[i % nq], K);
+    const lat = new Float64Array(LATENCY_QUERIES);
+    const gc = gcWatch();
+    for (let i = 0; i < LATENCY_QUERIES; i++) {
+      const t0 = process.hrtime.bigint();
+      index.searchKnn(queries[i % nq], K);
+      lat[i] = Number(process.hrtime.bigint() - t0) / 1e3;
+    }
+    return { ef: LATENCY_EF, us: summary(lat), gc: gc() };
+  });
 
   // Event-loop delay while the main thread searches synchronously, `chunk` queries per turn.
-  const eventLoop = { idle: await idleEventLoop(), loads: [] };
-  meter = cpuMeter();
+  const idle = await idleEventLoop();
+  const loads = [];
   for (const chunk of HNSW_CHUNKS) {
-    const h = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
-    const elu0 = performance.eventLoopUtilization();
-    h.enable();
-    const t0 = now();
-    const end = t0 + eldSeconds(quick);
-    let done = 0;
-    await new Promise((resolve) => {
-      const step = () => {
-        for (let c = 0; c < chunk; c++) index.searchKnn(queries[done++ % nq], K);
-        if (now() < end) setImmediate(step);
-        else resolve();
-      };
-      setImmediate(step);
-    });
-    const elapsed = now() - t0;
-    h.disable();
-    eventLoop.loads.push({ mode: `sync searchKnn, ${chunk} per setImmediate turn`, chunk, ...eldSummary(h), qps: done / elapsed, elu: performance.eventLoopUtilization(elu0).utilization });
+    loads.push(
+      await measured(async () => {
+        index.setEf(LATENCY_EF);
+        const h = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+        const elu0 = performance.eventLoopUtilization();
+        const gc = gcWatch();
+        h.enable();
+        const t0 = now();
+        const end = t0 + eldSeconds(quick);
+        let done = 0;
+        await new Promise((resolve) => {
+          const step = () => {
+            for (let c = 0; c < chunk; c++) index.searchKnn(queries[done++ % nq], K);
+            if (now() < end) setImmediate(step);
+            else resolve();
+          };
+          setImmediate(step);
+        });
+        const elapsed = now() - t0;
+        h.disable();
+        return { mode: `sync searchKnn, ${chunk} per setImmediate turn`, chunk, ...eldSummary(h), qps: done / elapsed, elu: performance.eventLoopUtilization(elu0).utilization, gc: gc() };
+      }),
+    );
   }
 
-  cpu.eventLoop = meter();
   return {
-    cpu,
     engine: 'hnswlib-node',
     threads: 1,
     shards: 1,
     facts: engine.facts(),
-    ingest: { seconds: run.buildSeconds, vectorsPerSecond: n / run.buildSeconds, mode: 'addPoint loop (Array.from per point), main thread' },
+    ingest: { seconds: run.buildSeconds, vectorsPerSecond: n / run.buildSeconds, mode: 'addPoint loop (Array.from per point), main thread', cpu: ingestCpu },
     memory: { rssDeltaBytes: run.memory.rssDeltaBytes },
-    search: curve,
-    latency: { ef: LATENCY_EF, us: summary(lat) },
-    eventLoop,
+    search,
+    latency,
+    eventLoop: { idle, loads },
+    cpu: { ingest: ingestCpu, search: phaseCpu(search), latency: phaseCpu([latency]), eventLoop: phaseCpu(loads) },
   };
 }
 
@@ -279,8 +347,8 @@ async function shoalChild(config, ds, quick) {
   if (!t) throw new Error(`unknown config ${config}`);
   const threads = Number(t);
   const shards = Number(s);
-  const { Shoal, native } = await import('../dist/index.js');
-  const { facts } = await import('./lib/engines/shoal.mjs');
+  const dist = process.env.SHOAL_BENCH_DIST ? pathToFileURL(process.env.SHOAL_BENCH_DIST).href : '../dist/index.js';
+  const { Shoal, native } = await import(dist);
   const { dim } = ds;
   const n = ds.base.length / dim;
   const nq = ds.queries.length / dim;
@@ -292,10 +360,9 @@ async function shoalChild(config, ds, quick) {
   await sleep(300); // let the pool's threads start: that is open()'s cost, not ingest's
   const col = await db.createCollection('c', { dim, space: 'l2', shards, M: GRAPH.M, efConstruction: GRAPH.efConstruction, efSearch: 64 });
 
-  // Ingest as a user would: batches of BATCH ids, up to 2 x threads add calls in flight.
+  // Ingest as a user would: batches of BATCH ids, up to IN_FLIGHT_PER_THREAD x threads add calls in flight.
   const inFlight = IN_FLIGHT_PER_THREAD * threads;
-  const cpu = {};
-  let meter = cpuMeter();
+  const meter = cpuMeter();
   const elu0 = performance.eventLoopUtilization();
   const ingestSeconds = await seconds(async () => {
     let next = 0;
@@ -310,7 +377,7 @@ async function shoalChild(config, ds, quick) {
     await Promise.all(Array.from({ length: inFlight }, lane));
   });
   const ingestElu = performance.eventLoopUtilization(elu0).utilization;
-  cpu.ingest = meter();
+  const ingestCpu = meter();
   const nativeBytes = native.totalBytes();
   const shardInfo = col.shards.map((sh) => {
     const info = native.segmentInfo(sh.handle);
@@ -320,57 +387,63 @@ async function shoalChild(config, ds, quick) {
   const fixed = native.estimateBytes({ dim, M: GRAPH.M, capacity: 1, count: 0 });
 
   // Batched query: one col.query call with every query; warm-up call, then best of PASSES.
+  // Before the ladder, JIT_WARMUP_CALLS calls warm the merge path up: without them the first
+  // ef measured (16) ran ~1.5x slower than the same calls a few calls later (bench/diag/warmup.mjs).
   const rounds = roundsFor(nq);
+  for (let i = 0; i < JIT_WARMUP_CALLS * rounds; i++) await col.query(ds.queries, { k: K, ef: LATENCY_EF });
   const search = [];
-  meter = cpuMeter();
   for (const ef of EFS) {
-    let res = await col.query(ds.queries, { k: K, ef });
-    let best = Infinity;
-    let bestMainMs = 0;
-    for (let p = 0; p < PASSES; p++) {
-      const e0 = performance.eventLoopUtilization();
-      const sec = await seconds(async () => {
-        for (let r = 0; r < rounds; r++) res = await col.query(ds.queries, { k: K, ef });
-      });
-      const e = performance.eventLoopUtilization(e0);
-      if (sec < best) {
-        best = sec;
-        bestMainMs = e.active / rounds; // main-thread busy ms per call (ELU active time)
-      }
-    }
-    const labels = new Uint32Array(nq * K).fill(0xffffffff);
-    let short = 0;
-    res.forEach((r, q) => {
-      if (r.ids.length < K) short++;
-      r.ids.forEach((id, j) => (labels[q * K + j] = Number(id)));
-    });
-    search.push({ ef, qps: (rounds * nq) / best, recall: recallAtK(labels, ds.truth, nq, K), mainThreadMsPerCall: bestMainMs, shortResults: short });
+    search.push(
+      await measured(async () => {
+        let res = await col.query(ds.queries, { k: K, ef });
+        let best = Infinity;
+        let bestMainMs = 0;
+        const gc = gcWatch();
+        for (let p = 0; p < PASSES; p++) {
+          const e0 = performance.eventLoopUtilization();
+          const sec = await seconds(async () => {
+            for (let r = 0; r < rounds; r++) res = await col.query(ds.queries, { k: K, ef });
+          });
+          const e = performance.eventLoopUtilization(e0);
+          if (sec < best) {
+            best = sec;
+            bestMainMs = e.active / rounds; // main-thread busy ms per call (ELU active time)
+          }
+        }
+        const labels = new Uint32Array(nq * K).fill(0xffffffff);
+        let short = 0;
+        res.forEach((r, q) => {
+          if (r.ids.length < K) short++;
+          r.ids.forEach((id, j) => (labels[q * K + j] = Number(id)));
+        });
+        const gcPasses = gc();
+        return { ef, qps: (rounds * nq) / best, recall: recallAtK(labels, ds.truth, nq, K), mainThreadMsPerCall: bestMainMs, gcMsPerCall: gcPasses.totalMs / (PASSES * rounds), shortResults: short };
+      }),
+    );
   }
-  cpu.search = meter();
 
   // Latency of single unbatched queries through the pool, one at a time.
-  const latency = async (opts) => {
+  const timeSingles = async (opts) => {
     for (let i = 0; i < LATENCY_WARMUP; i++) await col.query(rows[i % nq], opts);
     const lat = new Float64Array(LATENCY_QUERIES);
+    const gc = gcWatch();
     for (let i = 0; i < LATENCY_QUERIES; i++) {
       const t0 = process.hrtime.bigint();
       await col.query(rows[i % nq], opts);
       lat[i] = Number(process.hrtime.bigint() - t0) / 1e3;
     }
-    return summary(lat);
+    return { us: summary(lat), gc: gc() };
   };
-  meter = cpuMeter();
-  const lat = await latency({ k: K, ef: LATENCY_EF });
-  // Same with (almost) no native work: what the collection/pool path itself costs per call.
-  const latTrivial = await latency({ k: 1, ef: 1 });
-  cpu.latency = meter();
+  const latency = await measured(async () => ({ ef: LATENCY_EF, ...(await timeSingles({ k: K, ef: LATENCY_EF })) }));
+  // Same with (almost) no native work: what the collection + pool path itself costs per call.
+  const trivial = await measured(async () => timeSingles({ k: 1, ef: 1 }));
 
   // Event-loop delay with ELD_IN_FLIGHT single queries continuously in flight.
-  const eventLoop = { idle: await idleEventLoop(), loads: [] };
-  meter = cpuMeter();
-  {
+  const idle = await idleEventLoop();
+  const load = await measured(async () => {
     const h = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
     const e0 = performance.eventLoopUtilization();
+    const gc = gcWatch();
     h.enable();
     const t0 = now();
     const end = t0 + eldSeconds(quick);
@@ -385,18 +458,16 @@ async function shoalChild(config, ds, quick) {
     await Promise.all(Array.from({ length: ELD_IN_FLIGHT }, lane));
     const elapsed = now() - t0;
     h.disable();
-    eventLoop.loads.push({ mode: `${ELD_IN_FLIGHT} single col.query in flight`, ...eldSummary(h), qps: done / elapsed, elu: performance.eventLoopUtilization(e0).utilization });
-  }
+    return { mode: `${ELD_IN_FLIGHT} single col.query in flight`, ...eldSummary(h), qps: done / elapsed, elu: performance.eventLoopUtilization(e0).utilization, gc: gc() };
+  });
 
-  cpu.eventLoop = meter();
   await db.close();
   return {
-    cpu,
     engine: 'shoal',
     threads,
     shards,
-    facts: facts(),
-    ingest: { seconds: ingestSeconds, vectorsPerSecond: n / ingestSeconds, mode: `col.add, ${BATCH} ids per call, ${inFlight} calls in flight`, mainThreadElu: ingestElu },
+    facts: { buildInfo: native.buildInfo() },
+    ingest: { seconds: ingestSeconds, vectorsPerSecond: n / ingestSeconds, mode: `col.add, ${BATCH} ids per call, ${inFlight} calls in flight`, mainThreadElu: ingestElu, cpu: ingestCpu },
     memory: {
       nativeBytes,
       nativeBytesPerVector: nativeBytes / n,
@@ -407,12 +478,14 @@ async function shoalChild(config, ds, quick) {
       rssDeltaBytes: rssAfter - rssBefore,
     },
     search,
-    latency: { ef: LATENCY_EF, us: lat, trivialUs: latTrivial },
-    eventLoop,
+    latency: { ...latency, trivialUs: trivial.us, trivialGc: trivial.gc, trivialCpu: trivial.cpu, trivialAttempts: trivial.attempts },
+    eventLoop: { idle, loads: [load] },
+    cpu: { ingest: ingestCpu, search: phaseCpu(search), latency: phaseCpu([latency, trivial]), eventLoop: phaseCpu([load]) },
     nativeBytesAfterClose: native.totalBytes(),
   };
 }
 
 // Dispatch last: every const above is initialised by now.
 if (args[0] === '--child') await child(args[1], args[2], args.includes('--quick'));
+else if (args[0] === '--report') reprint(args[1]);
 else await parent(args.includes('--quick'), args.find((a) => a.startsWith('--only='))?.slice(7).split(','));

@@ -1,4 +1,5 @@
 /** Markdown tables for bench/collection.mjs. Pure: the children's results in, lines out. */
+import { disturbed } from './cpu.mjs';
 import { qpsAtRecall, smallestEfAtLeast } from './curve.mjs';
 
 const fmt = (x, digits = 0) =>
@@ -51,19 +52,19 @@ export function report(results, { quick, protocol }) {
   if (peer) {
     out.push('## 2. Query QPS and recall@10', '');
     out.push(
-      `shoal: one \`col.query\` call with all ${results[0].nq} queries per pass (${quick ? 'repeated to ≥ 1,000 queries per pass, ' : ''}warm-up call, best of ${protocol.passes} passes). hnswlib-node: \`searchKnn\` loop, one query per call, one thread (${100} warm-up queries, best of ${protocol.passes} passes). ` +
+      `shoal: one \`col.query\` call with all ${results[0].nq} queries per pass (${quick ? 'repeated to ≥ 1,000 queries per pass, ' : ''}${protocol.shoalJitWarmupCalls ? `${protocol.shoalJitWarmupCalls} JIT warm-up calls before the ladder, then per ef ` : ''}a warm-up call, best of ${protocol.passes} passes). hnswlib-node: \`searchKnn\` loop, one query per call, one thread (${protocol.warmupQueries ?? 100} warm-up queries per ef, best of ${protocol.passes} passes). ` +
         'With 2+ shards every shard returns its own top-10, so recall at equal ef is higher than with 1 shard; hence two comparisons. ' +
         '**Equal recall (interp.)**: hnswlib-node QPS linearly interpolated in recall between the two ladder points (efs shown) that bracket shoal\'s recall. ' +
-        '**Equal recall (≥)**: hnswlib-node at the smallest ladder ef whose recall ≥ shoal\'s (favours shoal slightly). "main ms/call" = main-thread busy time per batched call (ELU active).',
+        '**Equal recall (≥)**: hnswlib-node at the smallest ladder ef whose recall ≥ shoal\'s (favours shoal slightly). "main ms/call" = main-thread busy time per batched call (ELU active time of the best pass), with the main-thread GC time per call in parentheses.',
       '',
-      '| config | ef | shoal QPS | recall@10 | hnswlib-node QPS same ef (recall) | ratio equal ef | hnswlib-node QPS at shoal recall (interp., efs) | **ratio equal recall (interp.)** | hnswlib-node smallest ef ≥ recall: ef, QPS | ratio (≥) | main ms/call |',
+      '| config | ef | shoal QPS | recall@10 | hnswlib-node QPS same ef (recall) | ratio equal ef | hnswlib-node QPS at shoal recall (interp., efs) | **ratio equal recall (interp.)** | hnswlib-node smallest ef ≥ recall: ef, QPS | ratio (≥) | main ms/call (GC ms) |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const r of shoal) {
       for (const row of r.search) {
         const c = compareRow(row, peer);
         out.push(
-          `| ${label(r)} | ${row.ef} | ${fmt(row.qps)} | ${fmt(row.recall, 4)} | ${c.sameEf ? `${fmt(c.sameEf.qps)} (${fmt(c.sameEf.recall, 4)})` : '—'} | ${c.ratioSameEf ? `${c.ratioSameEf.toFixed(2)}×` : '—'} | ${c.interp ? `${fmt(c.interp.qps)} (${c.interp.between.join('–')})` : 'outside ladder'} | ${c.ratioInterp ? `**${c.ratioInterp.toFixed(2)}×**` : '—'} | ${c.atLeast ? `${c.atLeast.ef}, ${fmt(c.atLeast.qps)}` : '—'} | ${c.ratioAtLeast ? `${c.ratioAtLeast.toFixed(2)}×` : '—'} | ${fmt(row.mainThreadMsPerCall, 1)} |`,
+          `| ${label(r)} | ${row.ef} | ${fmt(row.qps)} | ${fmt(row.recall, 4)} | ${c.sameEf ? `${fmt(c.sameEf.qps)} (${fmt(c.sameEf.recall, 4)})` : '—'} | ${c.ratioSameEf ? `${c.ratioSameEf.toFixed(2)}×` : '—'} | ${c.interp ? `${fmt(c.interp.qps)} (${c.interp.between.join('–')})` : 'outside ladder'} | ${c.ratioInterp ? `**${c.ratioInterp.toFixed(2)}×**` : '—'} | ${c.atLeast ? `${c.atLeast.ef}, ${fmt(c.atLeast.qps)}` : '—'} | ${c.ratioAtLeast ? `${c.ratioAtLeast.toFixed(2)}×` : '—'} | ${fmt(row.mainThreadMsPerCall, 1)} (${fmt(row.gcMsPerCall, 1)}) |`,
         );
       }
     }
@@ -77,13 +78,14 @@ export function report(results, { quick, protocol }) {
   out.push(
     `${protocol.latency.queries.toLocaleString('en-US')} sequential single queries (k=10, ef=${protocol.latency.ef}) after ${protocol.latency.warmup} warm-up, each awaited before the next. shoal: \`col.query(Float32Array(dim))\` through the pool. "trivial" = the same with k=1, ef=1 (almost no native work: the cost of the collection + pool path itself). hnswlib-node: a synchronous \`searchKnn\` on the main thread (≈ the native search cost alone).`,
     '',
-    '| config | p50 µs | p90 µs | p99 µs | mean µs | max µs | trivial p50 µs | trivial p99 µs |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| config | p50 µs | p90 µs | p99 µs | mean µs | max µs | main-thread GCs (ms total) | trivial p50 µs | trivial p99 µs | trivial GCs (ms) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const r of results) {
     const l = r.latency.us;
     const t = r.latency.trivialUs;
-    out.push(`| ${label(r)} | ${fmt(l.p50)} | ${fmt(l.p90)} | ${fmt(l.p99)} | ${fmt(l.mean)} | ${fmt(l.max)} | ${t ? fmt(t.p50) : '—'} | ${t ? fmt(t.p99) : '—'} |`);
+    const gcs = (g) => (g ? `${g.count} (${fmt(g.totalMs, 1)})` : '—');
+    out.push(`| ${label(r)} | ${fmt(l.p50)} | ${fmt(l.p90)} | ${fmt(l.p99)} | ${fmt(l.mean)} | ${fmt(l.max)} | ${gcs(r.latency.gc)} | ${t ? fmt(t.p50) : '—'} | ${t ? fmt(t.p99) : '—'} | ${t ? gcs(r.latency.trivialGc) : '—'} |`);
   }
   out.push('');
 
@@ -92,14 +94,14 @@ export function report(results, { quick, protocol }) {
   out.push(
     `\`perf_hooks.monitorEventLoopDelay({ resolution: ${protocol.eventLoop.resolutionMs} })\` on the main thread for ~${protocol.eventLoop.seconds} s, ef=${protocol.eventLoop.ef}. It records the whole interval between its timer's firings, so an idle loop reads ≈ ${protocol.eventLoop.resolutionMs} ms (row "idle"); blocking shows as the excess over that. shoal: ${protocol.eventLoop.inFlight} single \`col.query\` calls continuously in flight. hnswlib-node: synchronous \`searchKnn\` loop on the main thread, yielding via \`setImmediate\` every N queries so the monitor can sample at all (without yielding, the delay is the whole run). QPS = queries answered during the window; ELU = main-thread event-loop utilisation.`,
     '',
-    '| config | load | samples | p50 ms | **p99 ms** | **max ms** | QPS | main ELU |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| config | load | samples | p50 ms | **p99 ms** | **max ms** | QPS | main ELU | main-thread µs/query (ELU) | GCs (ms) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const r of results) {
     const i = r.eventLoop.idle;
-    out.push(`| ${label(r)} | idle (1 s) | ${i.samples} | ${fmt(i.p50Ms, 2)} | ${fmt(i.p99Ms, 2)} | ${fmt(i.maxMs, 2)} | — | — |`);
+    out.push(`| ${label(r)} | idle (1 s) | ${i.samples} | ${fmt(i.p50Ms, 2)} | ${fmt(i.p99Ms, 2)} | ${fmt(i.maxMs, 2)} | — | — | — | — |`);
     for (const l of r.eventLoop.loads) {
-      out.push(`| ${label(r)} | ${l.mode} | ${l.samples} | ${fmt(l.p50Ms, 2)} | **${fmt(l.p99Ms, 2)}** | **${fmt(l.maxMs, 2)}** | ${fmt(l.qps)} | ${fmt(l.elu, 2)} |`);
+      out.push(`| ${label(r)} | ${l.mode} | ${l.samples} | ${fmt(l.p50Ms, 2)} | **${fmt(l.p99Ms, 2)}** | **${fmt(l.maxMs, 2)}** | ${fmt(l.qps)} | ${fmt(l.elu, 2)} | ${fmt((l.elu * 1e6) / l.qps)} | ${l.gc ? `${l.gc.count} (${fmt(l.gc.totalMs, 1)})` : '—'} |`);
     }
   }
   out.push('');
@@ -150,26 +152,28 @@ export function report(results, { quick, protocol }) {
   // contention
   out.push('## CPU used by other processes during each phase', '');
   out.push(
-    'Average cores busy outside this benchmark process (from /proc/stat minus /proc/self/stat; 2 cores in all). Anything above ~0.1 means that phase competed for the CPUs and its numbers are pessimistic; "self" = this process\'s own average cores. Before each configuration the parent waits until other processes use < 0.1 core; a configuration with a phase above 0.15 is run again (up to the retry limit) and the least disturbed attempt is kept.',
+    'Average cores busy outside this benchmark process (from /proc/stat minus /proc/self/stat; 2 cores in all). Anything above ~0.1 means that phase competed for the CPUs and its numbers are pessimistic; "self" = this process\'s own average cores. A query, latency or event-loop measurement disturbed by more than 0.15 core is repeated in the child once the machine is quiet (up to 3 times, least disturbed kept); phases show the time-weighted average over their kept measurements. Before each configuration the parent waits until other processes use < 0.1 core; a configuration with a phase still above 0.15 (typically its ingest, which is not repeatable in the child) is run again whole, up to the retry limit, and the least disturbed run is kept.',
     '',
-    '| config | ingest other (self) | search other (self) | latency other (self) | event loop other (self) | steal (max phase) | attempts (worst-phase other cores each) |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| config | ingest other (self) | search other (self) | latency other (self) | event loop other (self) | steal (max phase) | measurements repeated in the child | child runs (worst phase\'s other cores each) |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
   );
   const phases = ['ingest', 'search', 'latency', 'eventLoop'];
   for (const r of results) {
     const c = r.cpu ?? {};
     const cell = (p) => (c[p] ? `${fmt(c[p].otherCores, 2)} (${fmt(c[p].selfCores, 2)})` : '—');
-    out.push(`| ${label(r)} | ${phases.map(cell).join(' | ')} | ${fmt(Math.max(...phases.map((p) => c[p]?.stealCores ?? 0)), 2)} | ${r.attempts ?? 1} (${(r.disturbanceOfAttempts ?? []).map((d) => d.toFixed(2)).join(', ')}) |`);
+    const measurements = [...r.search, r.latency, ...r.eventLoop.loads];
+    const repeats = measurements.reduce((a, m) => a + (m.attempts ?? 1) - 1, 0) + (r.latency.trivialAttempts ?? 1) - 1;
+    out.push(`| ${label(r)} | ${phases.map(cell).join(' | ')} | ${fmt(Math.max(...phases.map((p) => c[p]?.stealCores ?? 0)), 2)} | ${repeats} | ${r.attempts ?? 1} (${(r.worstOtherOfAttempts ?? []).map((d) => d.toFixed(2)).join(', ')}) |`);
   }
   out.push('');
 
   const problems = [];
-  const digests = [...new Set(shoal.map((r) => r.distDigest))];
-  if (digests.length > 1) problems.push(`dist/ changed during the run (digests ${digests.join(', ')}): shoal configurations ran different code`);
+  const codes = [...new Set(shoal.map((r) => r.code))];
+  if (codes.length > 1) problems.push(`shoal configurations ran different code snapshots (${codes.join(', ')})`);
   for (const r of results) {
     for (const p of phases) {
       const o = r.cpu?.[p]?.otherCores;
-      if (o > 0.15) problems.push(`${label(r)}: other processes used ${o.toFixed(2)} cores on average during ${p}: those numbers are disturbed`);
+      if (disturbed(r.cpu?.[p])) problems.push(`${label(r)}: other processes used ${o.toFixed(2)} cores on average during ${p}: those numbers are disturbed`);
     }
   }
   for (const r of shoal) {
