@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -255,6 +256,22 @@ void CheckGraph(const std::string& path, const Segment::Index& index, const File
   }
 }
 
+// Maps in the pages `size` bytes at `data` will be read into, in one call, instead of taking a
+// page fault per 4 KiB during the read (a large block from malloc is fresh, untouched mmap
+// memory). Only whole pages inside the block; a kernel without MADV_POPULATE_WRITE (before
+// Linux 5.14) simply faults them in as before.
+void PrefaultForWrite(void* data, size_t size) {
+#if defined(MADV_POPULATE_WRITE)
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#else
+  (void)data;
+  (void)size;
+#endif
+}
+
 std::string DirectoryOf(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
@@ -328,6 +345,7 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
 
     uint32_t crc = 0;
     size_t done = 0;
+    PrefaultForWrite(index->data_level0_memory_, slots * slot_bytes);
     ReadPayload(fd, path, index->data_level0_memory_, slots * slot_bytes, &crc, cancel, &done,
                 total);
     ReadPayload(fd, path, levels.data(), slots * 4, &crc, cancel, &done, total);
