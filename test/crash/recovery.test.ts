@@ -5,26 +5,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { CorruptionError, Shoal } from '../../src/index.js';
-import { native } from '../../src/native/binding.js';
 import { randomVectors } from '../support/data.js';
-import { tempDir } from '../support/db.js';
+import { tempDirsPerTest } from '../support/db.js';
 // @ts-expect-error: a plain .mjs fixture shared with the child process
 import { batchIds, batchVectors } from '../fixtures/durable-writer.mjs';
 
 const WRITER = new URL('../fixtures/durable-writer.mjs', import.meta.url).pathname;
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-  expect(native.totalBytes()).toBe(0);
-});
-function dir(): string {
-  const d = tempDir();
-  cleanups.push(d.remove);
-  return d.path;
-}
+const dir = tempDirsPerTest();
 
 /** Has a child write `batches` batches and exit without closing. */
 function writeAndExit(path: string, batches: number): void {

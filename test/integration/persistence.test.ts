@@ -4,23 +4,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { CorruptionError, LockedError, Shoal } from '../../src/index.js';
 import { native } from '../../src/native/binding.js';
 import { randomVectors } from '../support/data.js';
-import { listFiles, tempDir } from '../support/db.js';
+import { listFiles, tempDirsPerTest } from '../support/db.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-  expect(native.totalBytes()).toBe(0);
-});
-function dir(): string {
-  const d = tempDir();
-  cleanups.push(d.remove);
-  return d.path;
-}
+const dir = tempDirsPerTest();
 const ids = (n: number, p = 'v'): string[] => Array.from({ length: n }, (_, i) => `${p}${i}`);
 
 describe('reopening a data directory', () => {

@@ -3,6 +3,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { afterEach, expect } from 'vitest';
+
+import { native } from '../../src/native/binding.js';
+
 /** A fresh empty directory, removed by the returned cleanup. */
 export function tempDir(prefix = 'shoal-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -21,4 +25,21 @@ export function listFiles(dir: string): string[] {
   };
   walk('');
   return out.sort();
+}
+
+/**
+ * Temp directories removed after each test, which also checks that no native memory is left:
+ * call in a test file's top level, then `dir()` in tests.
+ */
+export function tempDirsPerTest(): () => string {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+    expect(native.totalBytes()).toBe(0);
+  });
+  return () => {
+    const d = tempDir();
+    cleanups.push(d.remove);
+    return d.path;
+  };
 }
