@@ -94,6 +94,7 @@ export class Governor {
   /** Native bytes last reported to V8 as external memory, and each resident shard's share. */
   #reportedExternal = 0;
   #nativeResident = new Map<string, number>();
+  #nativeResidentTotal = 0;
 
   /** `persist` writes the manifest: an eviction that flushed a shard commits through it. */
   constructor(config: Config, clock: Clock, emit: Emit, persist: () => Promise<void>) {
@@ -128,7 +129,7 @@ export class Governor {
   unregister(key: string): void {
     this.#entries.delete(key);
     this.#dropHeadroom(key);
-    this.#nativeResident.delete(key);
+    this.#setNative(key, 0);
     this.ledger.settle(key, 0);
     this.#checkLevel();
   }
@@ -186,8 +187,7 @@ export class Governor {
   /** Records a resident shard's exact bytes after an operation, releasing the reservation that covered it. */
   settle(entry: ShardEntry, r?: Reservation): void {
     this.#dropHeadroom(entry.key);
-    if (entry.shard.resident) this.#nativeResident.set(entry.key, native.segmentBytes(entry.shard.handle));
-    else this.#nativeResident.delete(entry.key);
+    this.#setNative(entry.key, entry.shard.resident ? native.segmentBytes(entry.shard.handle) : 0);
     this.ledger.settle(entry.key, this.#exactBytes(entry), r);
     this.#keepHeadroom(entry);
     this.#checkLevel();
@@ -507,7 +507,7 @@ export class Governor {
       }
       await shard.release(context);
       this.#dropHeadroom(entry.key);
-      this.#nativeResident.delete(entry.key);
+      this.#setNative(entry.key, 0);
       this.ledger.settle(entry.key, 0);
       this.stats.recordEviction(reason, entry.owner.name, shard.index, bytes, flushed, this.#clock.now());
       this.#emit('evicted', { collection: entry.owner.name, shard: shard.index, bytes, reason, flushed });
@@ -557,12 +557,17 @@ export class Governor {
    * id tables are typed arrays, which V8 counts already).
    */
   #reportExternal(): void {
-    let nativeBytes = 0;
-    for (const bytes of this.#nativeResident.values()) nativeBytes += bytes;
-    const delta = nativeBytes - this.#reportedExternal;
+    const delta = this.#nativeResidentTotal - this.#reportedExternal;
     if (delta === 0) return;
     native.adjustExternalMemory(delta);
     this.#reportedExternal += delta;
+  }
+
+  /** Records a shard's native (segment) bytes, keeping their running total. */
+  #setNative(key: string, bytes: number): void {
+    this.#nativeResidentTotal += bytes - (this.#nativeResident.get(key) ?? 0);
+    if (bytes > 0) this.#nativeResident.set(key, bytes);
+    else this.#nativeResident.delete(key);
   }
 
   #residents(): Resident[] {
