@@ -87,10 +87,20 @@ export class Shard {
       this.#handle = handle;
       return;
     }
-    const ids = readIds(idsPath(ctx.root, ctx.collection, this.index, this.generation));
-    const handle = await ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation), capacity });
+    // The segment loads on a pool thread while this thread reads the id table: the two overlap.
+    const loading = ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation), capacity });
+    let ids: IdTable;
+    try {
+      ids = readIds(idsPath(ctx.root, ctx.collection, this.index, this.generation));
+    } catch (err) {
+      // The id table's error is the one to report, once the segment (if it loaded) is freed
+      // again: until then its bytes must stay covered by the caller's reservation.
+      const handle = await loading.catch(() => null);
+      if (handle !== null) await ctx.pool.run('free', { handle });
+      throw err;
+    }
+    this.#handle = await loading;
     this.#ids = ids;
-    this.#handle = handle;
   }
 
   // ---- use counting: a shard in use is never evicted; an eviction waits for users to leave.
