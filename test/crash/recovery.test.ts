@@ -145,6 +145,28 @@ describe('leftovers of a crash in collection folders', () => {
   });
 });
 
+describe('a damaged id file', () => {
+  it('fails its collection like a damaged segment, and frees the segment that loaded beside it', async () => {
+    const path = dir();
+    const db = await Shoal.open({ path, threads: 1 });
+    const a = await db.createCollection('a', { dim: 4 });
+    await a.add(['x', 'y'], [[1, 2, 3, 4], [4, 3, 2, 1]]);
+    await db.close();
+    const folder = join(path, 'collections', 'a');
+    const ids = join(folder, readdirSync(folder).find((f) => f.endsWith('.ids')) as string);
+    const bytes = readFileSync(ids);
+    bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0x20;
+    writeFileSync(ids, bytes);
+    const reopened = await Shoal.open({ path, threads: 1, warmStart: false });
+    const err = await reopened.getCollection('a').query([1, 2, 3, 4]).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptionError);
+    expect((err as CorruptionError).message).toContain(ids);
+    expect(reopened.stats().residentBytes).toBe(0);
+    expect(reopened.stats().nativeBytes).toBe(0);
+    await reopened.close();
+  });
+});
+
 describe('warm restart', () => {
   it('re-admits the collections resident at close before their first query, within the budget', async () => {
     const path = dir();
