@@ -1,6 +1,6 @@
 /**
  * Scenario "recall": recall@10 against QPS across ef, build time and bytes per vector, on siftsmall
- * and a Gaussian mixture (gauss20k by default, gauss100k with --full), for shoal t1/t2,
+ * and the 100k x 128 Gaussian mixture (gauss100k), for shoal t1/t2,
  * hnswlib-node and usearch. Each (contender, dataset) runs in its own child.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -16,7 +16,7 @@ const CONTENDERS = ['shoal:1', 'shoal:2', 'hnswlib-node', 'usearch'];
 const label = (c) => (c.startsWith('shoal:') ? `shoal t${c.slice(6)}` : c);
 
 export function tasks({ smoke, full }) {
-  const datasets = smoke ? ['tiny'] : ['siftsmall', full ? 'gauss100k' : 'gauss20k'];
+  const datasets = smoke ? ['tiny'] : ['siftsmall', 'gauss100k'];
   const efs = smoke ? [16, 64] : [16, 32, 64, 128, 256];
   return datasets.flatMap((dataset) => CONTENDERS.map((contender) => ({ label: `${label(contender)} on ${dataset}`, cfg: { contender, dataset, efs, minQueries: smoke ? 50 : 1000, passes: smoke ? 1 : 2 } })));
 }
