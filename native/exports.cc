@@ -3,8 +3,9 @@
 // The JS-facing functions. Each operation is a class written once: its constructor reads the
 // arguments on the JS thread (borrowing the segment and, for asynchronous use, copying the
 // inputs), Execute() does the work on whichever thread runs it, Result() builds the JS value.
-// RunSync and RunAsync turn it into `name` and `nameAsync`. Guard() and Reject() are the only
-// places that make JS errors.
+// RunSync and RunAsync turn it into `name` and `nameAsync`. Guard() and OpWorker are the only
+// places that make JS errors. The file is long (about 640 lines) because it is the whole JS
+// surface of the addon, one small class per operation; the work itself is in segment.cc.
 #include "exports.h"
 
 #include <cmath>

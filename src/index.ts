@@ -22,15 +22,8 @@ export {
   type ErrorDetails,
   type ResidentShare,
 } from './errors.js';
-export {
-  Shoal,
-  type ShoalOptions,
-  type ShoalStats,
-  type ShoalEvents,
-  type CollectionStats,
-  type ReconfiguredEvent,
-  type RecoveryReport,
-} from './shoal.js';
+export { Shoal, type ShoalOptions, type ShoalEvents, type ReconfiguredEvent, type RecoveryReport } from './shoal.js';
+export type { ShoalStats, CollectionStats } from './shoal-stats.js';
 export { Collection, type CollectionOptions, type QueryOptions, type QueryResult, type GetResult } from './collection.js';
 export type { BudgetOptions, CachePolicy, Config, Thresholds } from './config.js';
 export type { Priority, EvictionReason } from './budget/policy.js';

@@ -3,6 +3,10 @@
  * the collections and the memory budget (budget/governor.ts), persists the manifest, and
  * closes cleanly: no new calls, calls in flight finish, dirty shards flush, native memory is
  * freed, the directory lock is released.
+ *
+ * Its size (about 600 lines) is the life cycle of a database: open, recovery and warm start,
+ * the collection registry, the host callbacks collections use, flush and close. They share
+ * the private state of one open database; stats live in shoal-stats.ts.
  */
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -14,13 +18,12 @@ import { systemClock } from './budget/clock.js';
 import { Governor, type GovernorEvents, type ReservationKind, type ShardEntry } from './budget/governor.js';
 import type { Reservation } from './budget/ledger.js';
 import type { EvictionReason, Priority } from './budget/policy.js';
-import type { EvictionRecord } from './budget/stats.js';
 import type { Level } from './budget/thresholds.js';
 import { checkPriority, Collection, type CollectionOptions } from './collection.js';
+import { snapshotStats, type ShoalStats } from './shoal-stats.js';
 import { parseBytes, resolveConfig, type BudgetOptions, type Config } from './config.js';
-import { AlreadyExistsError, ClosedError, CorruptionError, InvalidArgumentError, IoError, NotFoundError, type ResidentShare } from './errors.js';
+import { AlreadyExistsError, ClosedError, CorruptionError, InvalidArgumentError, IoError, NotFoundError } from './errors.js';
 import { RANK_OF } from './budget/policy.js';
-import { native } from './native/binding.js';
 import { checkSpec } from './native/segment.js';
 import { Pool } from './pool/pool.js';
 import { removeGeneration, Shard, type ShardContext } from './shard.js';
@@ -66,54 +69,6 @@ export interface ReconfiguredEvent {
 
 export interface ShoalEvents extends GovernorEvents {
   reconfigured: ReconfiguredEvent;
-}
-
-export interface CollectionStats {
-  readonly name: string;
-  readonly count: number;
-  readonly shards: number;
-  readonly residentShards: number;
-  readonly bytes: number;
-  readonly priority: Priority;
-  readonly pinned: boolean;
-  readonly quotaBytes: number;
-  readonly lastUsedMs: number;
-}
-
-export interface ShoalStats {
-  readonly limitBytes: number;
-  /** Accounted bytes: resident + reserved. Never above limitBytes. */
-  readonly usedBytes: number;
-  /** Exact bytes of resident segments and id tables. */
-  readonly residentBytes: number;
-  /** Bytes reserved for allocations in progress and visited-list headroom. */
-  readonly reservedBytes: number;
-  readonly peakBytes: number;
-  readonly pinnedBytes: number;
-  readonly level: Level;
-  readonly hits: number;
-  readonly misses: number;
-  readonly hitRate: number;
-  readonly loads: number;
-  readonly rejections: number;
-  /** Loads that waited for other calls to release segments they had to evict. */
-  readonly admissionWaits: number;
-  readonly evictions: Readonly<Record<EvictionReason, number>>;
-  readonly loadMsP50: number;
-  readonly loadMsP99: number;
-  readonly bytesLoaded: number;
-  readonly bytesSpilled: number;
-  /** Times the ledger found more bytes than reserved (a bug if ever nonzero). */
-  readonly overshoots: number;
-  /** Exact native bytes of every segment in the process (the addon's own count). */
-  readonly nativeBytes: number;
-  /** Exact bytes of resident id tables; residentBytes = nativeBytes + idTableBytes. */
-  readonly idTableBytes: number;
-  /** Native bytes reported to V8 as external memory (follows residentBytes). */
-  readonly reportedToV8Bytes: number;
-  readonly collections: readonly CollectionStats[];
-  readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly externalBytes: number };
-  readonly recentEvictions: readonly EvictionRecord[];
 }
 
 export class Shoal {
@@ -336,40 +291,7 @@ export class Shoal {
   /** Memory, cache and per-collection figures. */
   stats(): ShoalStats {
     this.#checkOpen();
-    const g = this.#governor;
-    const s = g.stats;
-    const lookups = s.hits + s.misses;
-    const mem = process.memoryUsage();
-    return {
-      limitBytes: g.ledger.limitBytes,
-      usedBytes: g.ledger.usedBytes,
-      residentBytes: g.ledger.residentBytes,
-      reservedBytes: g.ledger.reservedBytes,
-      peakBytes: g.ledger.peakBytes,
-      pinnedBytes: g.pinnedBytes(),
-      level: g.level,
-      hits: s.hits,
-      misses: s.misses,
-      hitRate: lookups === 0 ? 0 : s.hits / lookups,
-      loads: s.loads,
-      rejections: s.rejections,
-      admissionWaits: s.admissionWaits,
-      evictions: { ...s.evictions },
-      loadMsP50: s.loadMsPercentile(0.5),
-      loadMsP99: s.loadMsPercentile(0.99),
-      bytesLoaded: s.bytesLoaded,
-      bytesSpilled: s.bytesSpilled,
-      overshoots: g.ledger.overshoot.count,
-      nativeBytes: native.totalBytes(),
-      reportedToV8Bytes: g.reportedExternalBytes,
-      idTableBytes: [...this.#collections.values()].reduce(
-        (sum, c) => sum + c.shards.reduce((n, shard) => n + (shard.resident ? shard.ids.bytes() : 0), 0),
-        0,
-      ),
-      collections: ((shares) => [...this.#collections.values()].map((c) => this.#collectionStats(c, shares)))(new Map(g.breakdown().map((b) => [b.collection, b]))),
-      process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
-      recentEvictions: s.history(),
-    };
+    return snapshotStats(this.#governor, [...this.#collections.values()]);
   }
 
   /** Stops new calls, waits for calls in flight, flushes (unless ephemeral), frees everything. */
@@ -484,20 +406,6 @@ export class Shoal {
       quotaBytes: c.quotaBytes,
       createdLsn: c.createdLsn,
       ...(c.failure === null ? {} : { failure: { message: c.failure.message, file: String(c.failure.details['file'] ?? ''), keptAs: String(c.failure.details['keptAs'] ?? '') } }),
-    };
-  }
-
-  #collectionStats(c: Collection, shares: ReadonlyMap<string, ResidentShare>): CollectionStats {
-    return {
-      name: c.name,
-      count: c.shards.reduce((n, s) => n + s.count, 0),
-      shards: c.shards.length,
-      residentShards: c.shards.filter((s) => s.resident).length,
-      bytes: shares.get(c.name)?.bytes ?? 0,
-      priority: c.priority,
-      pinned: c.pinned,
-      quotaBytes: c.quotaBytes,
-      lastUsedMs: Math.max(0, ...c.shards.map((s) => s.lastUsedMs)),
     };
   }
 

@@ -7,6 +7,10 @@
  * plan with the same free bytes.
  *
  * Invariant: ledger.usedBytes <= limit at every await point.
+ *
+ * Its size (about 650 lines) is one state machine: admission, loading, eviction, quarantine,
+ * warm loads, thresholds and TTL all change the same ledger and shard states in the same turn
+ * discipline. The decisions themselves live in policy.ts, thresholds.ts and sizes.ts.
  */
 import { BudgetExceededError, CorruptionError, type ResidentShare } from '../errors.js';
 import type { Config } from '../config.js';
