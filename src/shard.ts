@@ -18,6 +18,8 @@ export interface ShardContext {
   readonly root: string;
   readonly collection: string;
   readonly spec: Omit<SegmentSpec, 'capacity'>;
+  /** Resolves once the log holds every write up to `lsn` durably (see save()). */
+  readonly durable: (lsn: number) => Promise<void>;
 }
 
 /** Slots a new segment starts with; it grows by doubling. */
@@ -144,6 +146,9 @@ export class Shard {
    */
   async save(ctx: ShardContext): Promise<number> {
     if (!this.dirty || this.#handle === null || this.#ids === null) return 0;
+    // Files must not get ahead of the log: a write they hold must be recoverable for the
+    // batch's other shards too.
+    await ctx.durable(this.appliedLsn);
     const next = this.generation + 1;
     writeIds(idsPath(ctx.root, ctx.collection, this.index, next), this.#ids);
     await ctx.pool.run('save', { handle: this.#handle, path: segmentPath(ctx.root, ctx.collection, this.index, next) });

@@ -375,6 +375,7 @@ export class Shoal {
       root: this.path,
       collection: record.name,
       spec: { dim: record.dim, space: record.space, M: record.M, efConstruction: record.efConstruction },
+      durable: (lsn) => this.#wal?.durable(lsn) ?? Promise.resolve(),
     };
     const shards = record.shards.map((s, i) => new Shard(i, s.generation, s.count, s.flushedLsn ?? record.createdLsn ?? 0));
     const collection = new Collection(
@@ -433,14 +434,14 @@ export class Shoal {
   async #flushAll(): Promise<void> {
     const obsolete: [ShardContext, number, number][] = [];
     for (const collection of this.#collections.values()) {
-      await Promise.all(
-        collection.shards.map((shard) =>
-          shard.exclusive(async () => {
-            const previous = await shard.save(collection.context);
-            if (previous > 0) obsolete.push([collection.context, shard.index, previous]);
-          }),
-        ),
-      );
+      // All of a collection's shards in one turn, as writes take them: a batch is either in
+      // every shard's new files or in none.
+      await inTurns(collection.shards, async () => {
+        for (const shard of collection.shards) {
+          const previous = await shard.save(collection.context);
+          if (previous > 0) obsolete.push([collection.context, shard.index, previous]);
+        }
+      });
     }
     await this.#committed();
     for (const [context, shard, generation] of obsolete) removeGeneration(context, shard, generation);
@@ -567,6 +568,12 @@ export class Shoal {
       if (this.ephemeral) rmSync(this.path, { recursive: true, force: true });
     }
   }
+}
+
+/** Runs `body` holding every shard's write turn, taken in shard order (as writes take them). */
+function inTurns(shards: readonly Shard[], body: () => Promise<void>, i = 0): Promise<void> {
+  if (i === shards.length) return body();
+  return (shards[i] as Shard).exclusive(() => inTurns(shards, body, i + 1));
 }
 
 /** Runs a filesystem call, turning Node's error into an IoError that names the path. */

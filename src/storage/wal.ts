@@ -28,6 +28,7 @@ export interface TruncatedTail {
 const ROTATE_BYTES = 64 * 2 ** 20;
 
 interface Pending {
+  readonly lsn: number;
   readonly bytes: Buffer;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
@@ -51,12 +52,16 @@ export class Wal {
   #io: Promise<void> = Promise.resolve();
   #drainScheduled = false;
   #failed: unknown = null;
+  /** Every record up to this LSN is as durable as `durability` promises. */
+  #durableLsn: number;
+  #durableWaiters: { lsn: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   private constructor(dir: string, durability: Durability, files: LogFile[], lastLsn: number) {
     this.#dir = dir;
     this.durability = durability;
     this.#files = files;
     this.#lastLsn = lastLsn;
+    this.#durableLsn = lastLsn;
   }
 
   /**
@@ -125,7 +130,7 @@ export class Wal {
     if (this.durability === 'unlogged') return { lsn, durable: Promise.resolve() };
     if (this.#failed !== null) return { lsn, durable: Promise.reject(this.#broken()) };
     const bytes = encodeRecord({ ...record, lsn });
-    const durable = new Promise<void>((resolve, reject) => this.#queue.push({ bytes, resolve, reject }));
+    const durable = new Promise<void>((resolve, reject) => this.#queue.push({ lsn, bytes, resolve, reject }));
     // The newest file will hold this record (a rotation before it is written names the next
     // file from #lastLsn, which counts it too), so it must not be removed before `lsn` is flushed.
     (this.#files[this.#files.length - 1] as LogFile).lastLsn = lsn;
@@ -134,6 +139,17 @@ export class Wal {
       this.#run(() => this.#drain());
     }
     return { lsn, durable };
+  }
+
+  /**
+   * Resolves once every record up to `lsn` is durable. A shard is saved only after this for its
+   * applied LSN: its files must never hold a write the log could still lose, or a crash could
+   * keep one shard's part of a batch and drop the others'.
+   */
+  durable(lsn: number): Promise<void> {
+    if (this.durability === 'unlogged' || lsn <= this.#durableLsn) return Promise.resolve();
+    if (this.#failed !== null) return Promise.reject(this.#broken());
+    return new Promise((resolve, reject) => this.#durableWaiters.push({ lsn, resolve, reject }));
   }
 
   /** Removes log files whose records every shard has flushed (all below `neededLsn`). */
@@ -186,9 +202,14 @@ export class Wal {
         if (this.durability === 'fsync') await handle.datasync();
         this.#size += bytes.length;
         for (const p of batch) p.resolve();
+        this.#durableLsn = Math.max(this.#durableLsn, (batch[batch.length - 1] as Pending).lsn);
+        const ready = this.#durableWaiters.filter((w) => w.lsn <= this.#durableLsn);
+        this.#durableWaiters = this.#durableWaiters.filter((w) => w.lsn > this.#durableLsn);
+        for (const w of ready) w.resolve();
       } catch (cause) {
         this.#failed ??= cause;
         for (const p of batch) p.reject(this.#broken());
+        for (const w of this.#durableWaiters.splice(0)) w.reject(this.#broken());
       }
       if (this.#size >= ROTATE_BYTES && this.#failed === null) await this.#startFile();
     }
