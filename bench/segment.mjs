@@ -8,11 +8,12 @@
  * arenas or JIT state. Each child prints one JSON line; the parent prints Markdown tables and writes
  * the raw results to bench/results/segment.json.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadDataset } from './lib/datasets.mjs';
+import { gitCommit } from './lib/git.mjs';
 import { EFS, GRAPH, K, MIN_QUERIES_PER_PASS, PASSES, WARMUP_QUERIES, measureSearch } from './lib/protocol.mjs';
 import { machineLines, memoryTable, searchTable, warnings } from './lib/report.mjs';
 
@@ -130,18 +131,6 @@ function machineFacts(results) {
     hnswlibNodeVersion: facts('hnswlib-node').version,
     commit: gitCommit(),
   };
-}
-
-/** HEAD plus "+dirty" when the tree has changes: numbers from uncommitted code say so. */
-function gitCommit() {
-  try {
-    const cwd = fileURLToPath(new URL('..', import.meta.url));
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim();
-    return dirty ? `${head}+dirty` : head;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function commandLine(quick) {
