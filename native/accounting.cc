@@ -8,6 +8,7 @@
 #include <malloc.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace shoal {
@@ -35,12 +36,46 @@ inline int64_t ChunkBytes(void* p) {
 #endif
 }
 
+// Whether glibc served the block by its own mmap (bit 1 of the chunk's size field): such a
+// block goes back to the OS the moment it is freed. Not readable under ASan, whose allocator
+// replaces glibc's; there every block counts as heap.
+inline bool IsMmappedChunk(void* p) {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+  size_t size_field = 0;
+  std::memcpy(&size_field, static_cast<char*>(p) - sizeof(size_t), sizeof size_field);
+  return (size_field & 2) != 0;
+#else
+  (void)p;
+  return false;
+#endif
+}
+
+// Accounted bytes in heap (not mmapped) chunks, and their most since the last trim: the
+// difference is an upper bound of the heap memory segments freed that may still be mapped.
+std::atomic<int64_t> g_heap_bytes{0};
+std::atomic<int64_t> g_heap_peak_since_trim{0};
+std::atomic<int64_t> g_trims{0};
+
+inline int64_t HeapBytes(void* p) { return p == nullptr || IsMmappedChunk(p) ? 0 : ChunkBytes(p); }
+
+inline void ChargeHeap(int64_t delta) {
+  if (delta == 0) return;
+  const int64_t now = g_heap_bytes.fetch_add(delta, std::memory_order_relaxed) + delta;
+  if (delta > 0) RaiseTo(&g_heap_peak_since_trim, now);
+}
+
 inline void ChargeNew(void* p) {
-  if (AllocAccount* a = t_current) a->Charge(ChunkBytes(p));
+  if (AllocAccount* a = t_current) {
+    a->Charge(ChunkBytes(p));
+    ChargeHeap(HeapBytes(p));
+  }
 }
 
 inline void ChargeFree(void* p) {
-  if (AllocAccount* a = t_current) a->Charge(-ChunkBytes(p));
+  if (AllocAccount* a = t_current) {
+    a->Charge(-ChunkBytes(p));
+    ChargeHeap(-HeapBytes(p));
+  }
 }
 
 }  // namespace
@@ -71,10 +106,34 @@ AllocatorCounters ReadAllocatorCounters() {
 #endif
 }
 
+int64_t AllocatorTrims() { return g_trims.load(std::memory_order_relaxed); }
+
 void ReturnFreeMemoryToOs() {
+  g_trims.fetch_add(1, std::memory_order_relaxed);
+  g_heap_peak_since_trim.store(g_heap_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
+}
+
+namespace {
+std::atomic<int64_t> g_allocator_slack_bytes{kDefaultAllocatorSlackBytes};
+}  // namespace
+
+void SetAllocatorSlack(int64_t bytes) {
+  g_allocator_slack_bytes.store(bytes < 0 ? 0 : bytes, std::memory_order_relaxed);
+}
+
+int64_t AllocatorSlack() { return g_allocator_slack_bytes.load(std::memory_order_relaxed); }
+
+int64_t RetainedHeapBytes() {
+  return g_heap_peak_since_trim.load(std::memory_order_relaxed) - g_heap_bytes.load(std::memory_order_relaxed);
+}
+
+void ReturnFreeMemoryBeyondSlack() {
+  // mallinfo2's free bytes would not do: they still count free chunks whose pages a trim
+  // already returned, so once high they would call for a trim after every free.
+  if (RetainedHeapBytes() > AllocatorSlack()) ReturnFreeMemoryToOs();
 }
 
 }  // namespace shoal
@@ -107,12 +166,18 @@ void* __wrap_calloc(size_t count, size_t size) {
   return p;
 }
 void* __wrap_realloc(void* p, size_t size) {
-  int64_t before = shoal::t_current ? shoal::ChunkBytes(p) : 0;
+  const int64_t before = shoal::t_current ? shoal::ChunkBytes(p) : 0;
+  const int64_t heap_before = shoal::t_current ? shoal::HeapBytes(p) : 0;
   void* q = __real_realloc(p, size);
   if (shoal::AllocAccount* a = shoal::t_current) {
     // A failed realloc leaves p untouched; a realloc to size 0 may free it and return null.
-    if (q != nullptr) a->Charge(shoal::ChunkBytes(q) - before);
-    else if (size == 0) a->Charge(-before);
+    if (q != nullptr) {
+      a->Charge(shoal::ChunkBytes(q) - before);
+      shoal::ChargeHeap(shoal::HeapBytes(q) - heap_before);
+    } else if (size == 0) {
+      a->Charge(-before);
+      shoal::ChargeHeap(-heap_before);
+    }
   }
   return q;
 }

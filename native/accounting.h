@@ -66,8 +66,26 @@ struct AllocatorCounters {
 };
 AllocatorCounters ReadAllocatorCounters();
 
-// Returns free heap memory to the operating system (glibc malloc_trim). Called after a
-// segment is destroyed so that freeing a segment lowers RSS, not just the accounting.
+// Returns free heap memory to the operating system (glibc malloc_trim), at once.
 void ReturnFreeMemoryToOs();
+
+// Called after a segment is destroyed or resized: returns free heap memory to the operating
+// system only once segments have freed more than the slack of heap memory since the last trim
+// (RetainedHeapBytes: mmapped blocks are returned when freed and do not count), so
+// freeing a segment lowers RSS, not just the accounting, yet a reload that follows an
+// eviction reuses pages that are still mapped. Trimming after every free made the next load
+// fault every page back in: reloading a 10,000 x 128 collection took 6.4 ms with it and 4.3 ms
+// without (bench/diag/reload-trim.mjs).
+void ReturnFreeMemoryBeyondSlack();
+
+// Free heap bytes the allocator may keep mapped before they are returned (default 64 MiB; the
+// budget lowers it for small limits).
+constexpr int64_t kDefaultAllocatorSlackBytes = int64_t{64} << 20;
+void SetAllocatorSlack(int64_t bytes);
+int64_t AllocatorSlack();
+// The most heap bytes segments held since the last trim, less what they hold now.
+int64_t RetainedHeapBytes();
+// Trims so far (ReturnFreeMemoryToOs calls).
+int64_t AllocatorTrims();
 
 }  // namespace shoal

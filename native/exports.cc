@@ -540,12 +540,22 @@ Napi::Value AllocatorCountersJs(const Napi::CallbackInfo& info) {
   o.Set("mmappedBytes", c.mmapped_bytes);
   o.Set("freeBytes", c.free_bytes);
   o.Set("available", c.available);
+  o.Set("slackBytes", static_cast<double>(AllocatorSlack()));
+  o.Set("retainedHeapBytes", static_cast<double>(RetainedHeapBytes()));
+  o.Set("trims", static_cast<double>(AllocatorTrims()));
   return o;
 }
 
 Napi::Value TrimAllocatorJs(const Napi::CallbackInfo& info) {
   ReturnFreeMemoryToOs();
   return info.Env().Undefined();
+}
+
+Napi::Value SetAllocatorSlackJs(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    SetAllocatorSlack(static_cast<int64_t>(ReadUint(info[0], "slackBytes", 0, uint64_t{1} << 53)));
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value DistanceJs(const Napi::CallbackInfo& info) {
@@ -633,6 +643,8 @@ void RegisterExports(Napi::Env env, Napi::Object exports) {
   exports.Set("allocatorCounters",
               Napi::Function::New(env, AllocatorCountersJs, "allocatorCounters"));
   exports.Set("trimAllocator", Napi::Function::New(env, TrimAllocatorJs, "trimAllocator"));
+  exports.Set("setAllocatorSlack",
+              Napi::Function::New(env, SetAllocatorSlackJs, "setAllocatorSlack"));
   exports.Set("distance", Napi::Function::New(env, DistanceJs, "distance"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs, "buildInfo"));
   exports.Set("adjustExternalMemory",

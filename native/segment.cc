@@ -116,7 +116,7 @@ Segment::~Segment() {
       index_.reset();
       space_.reset();
     }
-    ReturnFreeMemoryToOs();
+    ReturnFreeMemoryBeyondSlack();
   }
 }
 
@@ -426,7 +426,7 @@ void Segment::Resize(uint64_t capacity) {
   }
   searches_peak_.store(0, std::memory_order_relaxed);  // resize starts a fresh visited pool
   RefreshCounts();
-  ReturnFreeMemoryToOs();
+  ReturnFreeMemoryBeyondSlack();
 }
 
 void Segment::Save(const std::string& path, const CancelFlag& cancel) const {
@@ -460,7 +460,7 @@ void Segment::Close() {
     index_.reset();
     space_.reset();
   }
-  ReturnFreeMemoryToOs();
+  ReturnFreeMemoryBeyondSlack();
 }
 
 SegmentInfo Segment::Info() const {

@@ -32,8 +32,8 @@ import {
   type Resident,
   type Victim,
 } from './policy.js';
-import { createBytes, loadBytes, loadCapacity, visitedHeadroom } from './sizes.js';
-import { LEVELS, nextLevel, type Level } from './thresholds.js';
+import { allocatorSlackBytes, createBytes, loadBytes, loadCapacity, visitedHeadroom } from './sizes.js';
+import { HYSTERESIS_GAP, LEVELS, nextLevel, type Level } from './thresholds.js';
 import { Stats } from './stats.js';
 
 /** Budget settings a collection carries. */
@@ -114,6 +114,7 @@ export class Governor {
     };
     this.#persist = persist;
     this.ledger = new Ledger(config.memoryLimitBytes);
+    native.setAllocatorSlack(allocatorSlackBytes(config.memoryLimitBytes));
     this.#startTimer();
   }
 
@@ -275,6 +276,7 @@ export class Governor {
         }
       }
       this.ledger.setLimit(next.memoryLimitBytes);
+      native.setAllocatorSlack(allocatorSlackBytes(next.memoryLimitBytes));
       this.#config = next;
       this.#startTimer();
       this.#checkLevel();
@@ -347,13 +349,15 @@ export class Governor {
         throw this.#rejection(bytes, owner.name, `collection ${owner.name} would exceed its quota of ${owner.quotaBytes} bytes`);
       }
     }
-    // At or above hard, or when this admission would take usage there, evict down to the target
-    // first: one large admission must not jump usage into the emergency level.
+    // At or above hard, or when this admission would take usage there, evict first until it
+    // leaves usage below the hard level: one admission must not jump usage toward emergency.
+    const { hard } = this.#config.thresholds;
     const projected = (this.ledger.usedBytes + bytes) / this.ledger.limitBytes;
-    const forceTarget = this.#level === 'hard' || this.#level === 'emergency' || projected >= this.#config.thresholds.hard;
+    const atHard = this.#level === 'hard' || this.#level === 'emergency' || projected >= hard;
     if (this.#config.cachePolicy === 'lru') {
       const cfg = { limitBytes: this.ledger.limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
-      const plan = planAdmission(this.#residents(), this.ledger.usedBytes, bytes, cfg, this.#clock.now(), forceTarget);
+      const ceiling = atHard ? Math.max(0, hard - HYSTERESIS_GAP) : 1;
+      const plan = planAdmission(this.#residents(), this.ledger.usedBytes, bytes, cfg, this.#clock.now(), ceiling);
       if (plan.kind === 'evict') for (const v of plan.victims) await this.#evictVictim(v);
     }
     if (!this.ledger.fits(bytes)) throw this.#rejection(bytes, owner?.name ?? null, 'not enough memory can be evicted');

@@ -238,20 +238,45 @@ export class IdTable {
       throw new InvalidLabelError('ids file: counts exceed the file');
     }
     table.#ensureLabels(nextLabel);
-    table.#arena = new Uint8Array(Math.max(1024, bytes.byteLength - 12 - 6 * count));
+    const idBytes = bytes.byteLength - 12 - 6 * count - 4 * (nextLabel - count);
+    const arena = new Uint8Array(Math.max(1024, idBytes));
+    table.#arena = arena;
     let index = table.#index.length;
-    while (index < 2 * (count + 1)) index *= 2;
+    while (index < 2 * (count + 1)) index *= 2; // at most half full: no rehash while loading
     table.#index = new Int32Array(index).fill(EMPTY);
+    const offsets = table.#offsets;
+    const lengths = table.#lengths;
     let at = 8;
+    let used = 0;
+    // One pass per id, no allocation: copy its bytes into the arena while hashing them, then
+    // probe the index against the arena copy (a duplicate id is damage).
     for (let i = 0; i < count; i++) {
       if (at + 6 > bytes.byteLength) throw new InvalidLabelError('ids file: entry runs past the end');
       const label = view.getUint32(at, true);
       const length = view.getUint16(at + 4, true);
-      if (label >= nextLabel || at + 6 + length > bytes.byteLength) throw new InvalidLabelError('ids file: entry out of range');
+      if (label >= nextLabel || at + 6 + length > bytes.byteLength || used + length > arena.length) {
+        throw new InvalidLabelError('ids file: entry out of range');
+      }
       if (length > MAX_ID_BYTES) throw new InvalidLabelError(`ids file: an id is longer than ${MAX_ID_BYTES} bytes`);
-      table.#restoreBytes(bytes.subarray(at + 6, at + 6 + length), label);
+      if (offsets[label] !== NO_ID) throw new InvalidLabelError(`ids file: label ${label} appears twice`);
+      let hash = 0x811c9dc5;
+      for (let j = 0, from = at + 6; j < length; j++) {
+        const b = bytes[from + j] as number;
+        arena[used + j] = b;
+        hash = Math.imul(hash ^ b, 0x01000193);
+      }
+      hash >>>= 0;
+      if (table.#findIn(arena, used, length, hash) >= 0) {
+        throw new InvalidLabelError(`ids file: ${JSON.stringify(decoder.decode(arena.subarray(used, used + length)))} appears twice`);
+      }
+      offsets[label] = used;
+      lengths[label] = length;
+      used += length;
+      table.#insertIndex(label, hash);
       at += 6 + length;
     }
+    table.#arenaUsed = used;
+    table.#count = count;
     if (at + 4 > bytes.byteLength) throw new InvalidLabelError('ids file: free list missing');
     const freeCount = view.getUint32(at, true);
     at += 4;
@@ -270,18 +295,6 @@ export class IdTable {
     return table;
   }
 
-  /** Adds a stored id (UTF-8 bytes) under its label while loading. */
-  #restoreBytes(id: Uint8Array, label: number): void {
-    const n = id.length;
-    this.#scratch.set(id);
-    const hash = fnv1a(this.#scratch, n);
-    if (this.#find(n, hash) >= 0) throw new InvalidLabelError(`ids file: ${JSON.stringify(decoder.decode(id))} appears twice`);
-    if (this.#offsets[label] !== NO_ID) throw new InvalidLabelError(`ids file: label ${label} appears twice`);
-    this.#placeLabel(label, n);
-    this.#insertIndex(label, hash);
-    this.#count++;
-  }
-
   #encode(id: string): number {
     // String.prototype.isWellFormed is in Node 20 (V8 11.3); lib ES2023's types predate it.
     if (!(id as string & { isWellFormed(): boolean }).isWellFormed()) {
@@ -294,21 +307,26 @@ export class IdTable {
     return written;
   }
 
-  #equals(label: number, n: number): boolean {
-    if (this.#lengths[label] !== n) return false;
-    const offset = this.#offsets[label] as number;
-    for (let i = 0; i < n; i++) if (this.#arena[offset + i] !== this.#scratch[i]) return false;
-    return true;
-  }
-
   /** Index slot holding the label whose id is in #scratch[0, n), or -1. */
   #find(n: number, hash: number): number {
+    return this.#findIn(this.#scratch, 0, n, hash);
+  }
+
+  /** Index slot holding the label whose id is `source[start, start + n)`, or -1. */
+  #findIn(source: Uint8Array, start: number, n: number, hash: number): number {
     const mask = this.#index.length - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const label = this.#index[slot] as number;
       if (label === EMPTY) return -1;
-      if (label !== TOMBSTONE && this.#equals(label, n)) return slot;
+      if (label !== TOMBSTONE && this.#equals(label, source, start, n)) return slot;
     }
+  }
+
+  #equals(label: number, source: Uint8Array, start: number, n: number): boolean {
+    if (this.#lengths[label] !== n) return false;
+    const offset = this.#offsets[label] as number;
+    for (let i = 0; i < n; i++) if (this.#arena[offset + i] !== source[start + i]) return false;
+    return true;
   }
 
   #insertIndex(label: number, hash: number): void {

@@ -83,6 +83,12 @@ export interface AllocatorCounters {
   readonly mmappedBytes: number;
   readonly freeBytes: number;
   readonly available: boolean;
+  /** What setAllocatorSlack set. */
+  readonly slackBytes: number;
+  /** Heap bytes segments freed since the last trim that may still be mapped (an upper bound). */
+  readonly retainedHeapBytes: number;
+  /** Times free heap memory was returned to the OS so far. */
+  readonly trims: number;
 }
 
 export interface BuildInfo {
@@ -141,6 +147,7 @@ interface Addon {
   estimateBytes(input: EstimateInput): ByteEstimate;
   allocatorCounters(): AllocatorCounters;
   trimAllocator(): void;
+  setAllocatorSlack(slackBytes: number): void;
   distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number;
   buildInfo(): BuildInfo;
   adjustExternalMemory(deltaBytes: number): number;
@@ -178,6 +185,11 @@ export const native = {
   estimateBytes: (input: EstimateInput): ByteEstimate => guard(() => addon.estimateBytes(input)),
   allocatorCounters: (): AllocatorCounters => addon.allocatorCounters(),
   trimAllocator: (): void => addon.trimAllocator(),
+  /**
+   * Free heap bytes the allocator may keep mapped after a segment is freed before they are
+   * returned to the OS (process-wide; see native/accounting.h).
+   */
+  setAllocatorSlack: (slackBytes: number): void => guard(() => addon.setAllocatorSlack(slackBytes)),
   distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number =>
     guard(() => addon.distance(space, a, b, kernel)),
   buildInfo: (): BuildInfo => addon.buildInfo(),

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { BudgetExceededError, InvalidArgumentError, Shoal, type Collection } from '../../src/index.js';
+import { allocatorSlackBytes } from '../../src/budget/sizes.js';
 import { native } from '../../src/native/binding.js';
 import { expectBudgetInvariants } from '../support/budget.js';
 import { randomVectors } from '../support/data.js';
@@ -238,6 +239,13 @@ describe('runtime reconfiguration', () => {
     expect(db.config.ttlMs).toBe(5000);
     expect(events).toEqual([Math.floor(one * 2.5), one * 10]);
     await expectBudgetInvariants(db);
+  });
+
+  it('sizes the allocator slack from the limit, at open and on reconfiguration', async () => {
+    const db = await open({ memoryLimitBytes: '256MB' });
+    expect(native.allocatorCounters().slackBytes).toBe(allocatorSlackBytes(256e6));
+    await db.configure({ memoryLimitBytes: '8GB' });
+    expect(native.allocatorCounters().slackBytes).toBe(64 * 1024 * 1024);
   });
 
   it('refuses a limit below what is pinned, changing nothing', async () => {

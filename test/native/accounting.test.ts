@@ -121,7 +121,11 @@ describe('the process-wide total', () => {
 });
 
 describe.skipIf(sanitized)('freeing a segment', () => {
-  it('gives its memory back to the operating system', () => {
+  const DEFAULT_SLACK = native.allocatorCounters().slackBytes;
+  afterEach(() => native.setAllocatorSlack(DEFAULT_SLACK));
+
+  it('gives its memory back to the operating system (slack 0)', () => {
+    native.setAllocatorSlack(0);
     const dim = 128;
     const n = 60_000;
     const vectors = randomVectors(n, dim, 11);
@@ -137,5 +141,26 @@ describe.skipIf(sanitized)('freeing a segment', () => {
     const rssAfter = process.memoryUsage.rss();
     // At least 90% of what the segment held is no longer resident.
     expect(rssBuilt - rssAfter).toBeGreaterThan(held * 0.9);
+  });
+
+  it('keeps up to the slack of freed heap mapped for the next segment, and trims beyond it', () => {
+    const build = (): SegmentHandle => {
+      const h = nativeSync.createSegment({ dim: 16, space: 'l2', M: 8, efConstruction: 16, capacity: 2000 });
+      nativeSync.addBatch(h, range(2000), randomVectors(2000, 16, 12), false);
+      return h;
+    };
+    native.setAllocatorSlack(1 << 30);
+    native.trimAllocator();
+    const trims = native.allocatorCounters().trims;
+    nativeSync.freeSegment(build());
+    const retained = native.allocatorCounters().retainedHeapBytes;
+    expect(retained).toBeGreaterThan(0); // within the slack: nothing was trimmed
+    expect(native.allocatorCounters().trims).toBe(trims);
+    const again = build(); // the same sizes again: the freed heap is used again
+    expect(native.allocatorCounters().retainedHeapBytes).toBeLessThan(retained);
+    native.setAllocatorSlack(0);
+    nativeSync.freeSegment(again); // past the slack now: trimmed at once
+    expect(native.allocatorCounters().trims).toBe(trims + 1);
+    expect(native.allocatorCounters().retainedHeapBytes).toBe(0);
   });
 });

@@ -23,6 +23,7 @@ import {
 } from '../../src/errors.js';
 import { native, nativeAsync, nativeSync } from '../../src/native/binding.js';
 import { Segment } from '../../src/native/segment.js';
+import { crc32c } from '../support/crc32c.js';
 import { randomVectors, range } from '../support/data.js';
 
 const DIM = 8;
@@ -188,6 +189,50 @@ describe('bad files', () => {
     bad[20] = (bad[20] as number) ^ 0x01; // inside dim
     const e = await expectLoadFails(bad, CorruptionError, 'SHOAL_CORRUPT');
     expect(e.message).toMatch(/header checksum/);
+  });
+
+  describe('damage that a checksum does not catch (the file is re-signed after the change)', () => {
+    // The layout of docs/file-format.md: a 128-byte header, then layer-0 slots of
+    // S = 4 + 8M + 4 dim + 8 bytes, then one i32 level per slot, then the upper lists.
+    function forge(change: (file: Buffer, at: { slot: (i: number) => number; slots: number; m: number; dim: number; levels: number }) => void): Buffer {
+      const file = Buffer.from(readFileSync(goodFile));
+      const dim = file.readUInt32LE(16);
+      const m = file.readUInt32LE(24);
+      const slots = Number(file.readBigUInt64LE(32));
+      const slotBytes = 4 + 8 * m + 4 * dim + 8;
+      change(file, { slot: (i) => 128 + i * slotBytes, slots, m, dim, levels: 128 + slots * slotBytes });
+      file.writeUInt32LE(crc32c(file.subarray(128)), 72);
+      file.writeUInt32LE(crc32c(file.subarray(0, 124)), 124);
+      return file;
+    }
+    const labelAt = (m: number, dim: number): number => 4 + 8 * m + 4 * dim;
+
+    it.each<[string, Parameters<typeof forge>[0], RegExp]>([
+      ['a layer-0 link past the last element', (f, { slot, slots }) => f.writeUInt32LE(slots + 5, slot(3) + 4), /link points past the last element/],
+      ['a layer-0 neighbour count above 2M', (f, { slot, m }) => f.writeUInt16LE(2 * m + 1, slot(0)), /neighbour list is too long/],
+      ['the same label on two elements', (f, { slot, m, dim }) => f.writeBigUInt64LE(f.readBigUInt64LE(slot(1) + labelAt(m, dim)), slot(2) + labelAt(m, dim)), /label appears twice/],
+      ['a label outside the label range', (f, { slot, m, dim }) => f.writeBigUInt64LE(2n ** 40n, slot(4) + labelAt(m, dim)), /label is out of range/],
+      ['a deleted flag the header does not count', (f, { slot }) => f.writeUInt8((f.readUInt8(slot(9) + 2) | 1), slot(9) + 2), /deleted count/],
+      ['an element level above the top layer', (f, { levels }) => f.writeInt32LE(99, levels + 4 * 6), /level is out of range|upper-layer lists/],
+      ['an entry point past the last element', (f, { slots }) => f.writeUInt32LE(slots + 1, 60), /entry point is out of range/],
+    ])('%s', async (_name, change, message) => {
+      const e = await expectLoadFails(forge(change), CorruptionError, 'SHOAL_CORRUPT');
+      expect(e.message).toMatch(message);
+      expect(e.message).not.toMatch(/checksum/);
+    });
+
+    it('an unchanged re-signed file still loads (the forging itself is faithful)', async () => {
+      const path = join(dir, 'resigned.seg');
+      writeFileSync(path, forge(() => undefined));
+      const loaded = await Segment.load(path);
+      try {
+        const [a, b] = await Promise.all([loaded.search(probe, { k: 5, ef: 32 }), seg.search(probe, { k: 5, ef: 32 })]);
+        expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+        expect(loaded.info()).toMatchObject({ count: seg.info().count, deletedCount: seg.info().deletedCount });
+      } finally {
+        await loaded.free();
+      }
+    });
   });
 
   it('a format version this build does not read', async () => {

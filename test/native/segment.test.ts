@@ -1,5 +1,5 @@
 // What a segment does: spaces, writes, deletes, filters, growth, persistence, kernels.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { NO_LABEL, native } from '../../src/native/binding.js';
 import { Segment } from '../../src/native/segment.js';
+import { crc32c } from '../support/crc32c.js';
 import { bruteForceKnn, distance, loadSiftSmall, randomVectors, range, recallAtK, type Space } from '../support/data.js';
 
 let dir = '';
@@ -191,6 +192,29 @@ describe('persistence', () => {
     open.push(loaded);
     await loaded.add(range(40, 10), randomVectors(40, 4, 2));
     expect(loaded.info()).toMatchObject({ count: 50, capacity: 50 });
+  });
+
+  it.each([
+    // payload sizes: below one 24 KiB checksum block, a few blocks plus a tail, and more
+    // than one 768 KiB read step
+    { n: 30, dim: 4 },
+    { n: 300, dim: 16 },
+    { n: 3001, dim: 64 },
+  ])('writes CRC-32C checksums an independent implementation agrees with, and load checks them ($n x $dim)', async ({ n, dim }) => {
+    const seg = await make({ dim, capacity: n, M: 8 });
+    await seg.add(range(n), randomVectors(n, dim, n));
+    const path = join(dir, `crc-${n}.seg`);
+    await seg.save(path);
+    const file = readFileSync(path);
+    const payload = file.subarray(128);
+    expect(file.readBigUInt64LE(64)).toBe(BigInt(payload.length));
+    expect(file.readUInt32LE(72)).toBe(crc32c(payload));
+    expect(file.readUInt32LE(124)).toBe(crc32c(file.subarray(0, 124)));
+    // A flipped bit in the last word the checksum covers is caught.
+    const damaged = Buffer.from(file);
+    damaged[damaged.length - 1] = (damaged[damaged.length - 1] as number) ^ 0x10;
+    writeFileSync(path, damaged);
+    await expect(Segment.load(path)).rejects.toMatchObject({ code: 'SHOAL_CORRUPT' });
   });
 
   it('saves and loads an empty segment', async () => {

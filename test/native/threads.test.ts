@@ -1,8 +1,11 @@
 // Segments shared across threads by handle: concurrent searches and writes, free while in use,
 // cooperative cancellation, and segments outliving the thread that made them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { AbortError, ClosedError } from '../../src/errors.js';
 import { native, nativeAsync, nativeSync, type SegmentHandle } from '../../src/native/binding.js';
@@ -10,9 +13,12 @@ import { randomVectors, range } from '../support/data.js';
 
 const WORKER = new URL('../fixtures/segment-worker.mjs', import.meta.url);
 let baseline = 0;
+let dir = '';
 beforeAll(() => {
   baseline = native.totalBytes();
+  dir = mkdtempSync(join(tmpdir(), 'shoal-threads-'));
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
   expect(native.liveSegments()).toBe(0);
   expect(native.totalBytes()).toBe(baseline);
@@ -117,7 +123,7 @@ describe('cooperative cancellation', () => {
       code: 'SHOAL_ABORTED',
       details: { completed: 0 },
     });
-    const path = `${process.env['TMPDIR'] ?? '/tmp'}/shoal-cancel-${process.pid}.seg`;
+    const path = join(dir, 'cancel.seg');
     await expect(nativeAsync.saveSegment(h, path, cancel)).rejects.toBeInstanceOf(AbortError);
     await nativeAsync.saveSegment(h, path);
     const before = native.totalBytes();

@@ -191,7 +191,7 @@ describe('planAdmission', () => {
     { name: 'admits a request that fills the limit exactly', residents: lows(6), usedBytes: 600, wantedBytes: 400 },
     { name: 'admits a request of 0 bytes at the limit', residents: lows(10), usedBytes: 1000, wantedBytes: 0 },
     { name: 'admits into an empty budget', residents: [], usedBytes: 0, wantedBytes: 1000 },
-    { name: 'admits above the target when the request fits (no forceTarget)', residents: lows(9), usedBytes: 900, wantedBytes: 100 },
+    { name: 'admits above the target when the request fits (no ceiling)', residents: lows(9), usedBytes: 900, wantedBytes: 100 },
   ]))('%s', (_name, { residents, usedBytes, wantedBytes }) => {
     expect(planAdmission(residents, usedBytes, wantedBytes, cfg(), NOW)).toEqual({ kind: 'admit' });
   });
@@ -362,47 +362,56 @@ describe('planAdmission', () => {
     });
   });
 
-  describe('forceTarget', () => {
+  describe('ceiling (the hard level)', () => {
+    // cfg(): limit 1000, target 0.8. CEILING 0.9: keepAtMost = 900 - wanted.
+    const CEILING = 0.9;
     it.each(named<{ name: string; usedBytes: number; wantedBytes: number; expected: string[] | 'admit' }>([
-      // keepAtMost = 800 - 50 = 750
-      { name: 'evicts down to the target even though the request fits', usedBytes: 900, wantedBytes: 50, expected: ['r0', 'r1', 'r2'] },
-      { name: 'evicts until usage is at most target minus the request', usedBytes: 850, wantedBytes: 50, expected: ['r0', 'r1'] },
-      { name: 'evicts more for a larger request that still fits', usedBytes: 850, wantedBytes: 100, expected: ['r0', 'r1', 'r2'] },
-      { name: 'admits without victims when usage is already at target minus the request', usedBytes: 750, wantedBytes: 50, expected: 'admit' },
-      { name: 'admits without victims when usage is below target minus the request', usedBytes: 300, wantedBytes: 100, expected: 'admit' },
+      { name: 'evicts down to the ceiling even though the request fits the limit', usedBytes: 950, wantedBytes: 50, expected: ['r0', 'r1'] },
+      { name: 'evicts until usage is at most the ceiling minus the request', usedBytes: 900, wantedBytes: 50, expected: ['r0'] },
+      { name: 'evicts more for a larger request that still fits', usedBytes: 900, wantedBytes: 100, expected: ['r0', 'r1'] },
+      { name: 'does not go down to the target while the request fits', usedBytes: 950, wantedBytes: 40, expected: ['r0', 'r1'] },
+      { name: 'admits without victims when usage is already at the ceiling minus the request', usedBytes: 850, wantedBytes: 50, expected: 'admit' },
+      { name: 'admits without victims when usage is below the ceiling minus the request', usedBytes: 300, wantedBytes: 100, expected: 'admit' },
     ]))('%s', (_name, { usedBytes, wantedBytes, expected }) => {
       const residents = Array.from({ length: usedBytes / 50 }, (_, i) => res(`r${i}`, { bytes: 50, lastUsedMs: i }));
-      const plan = planAdmission(residents, usedBytes, wantedBytes, cfg(), NOW, true);
+      const plan = planAdmission(residents, usedBytes, wantedBytes, cfg(), NOW, CEILING);
       if (expected === 'admit') {
         expect(plan).toEqual({ kind: 'admit' });
       } else {
         const victims = victimsOf(plan);
         expect(keys(victims)).toEqual(expected);
-        const keep = 0.8 * 1000 - wantedBytes;
+        const keep = CEILING * 1000 - wantedBytes;
         expect(usedBytes - total(victims)).toBeLessThanOrEqual(keep);
-        // Minimal: without the last victim usage is still above the target.
+        // Minimal: without the last victim usage is still above the ceiling.
         expect(usedBytes - total(victims) + (victims.at(-1)?.bytes ?? 0)).toBeGreaterThan(keep);
         expect(keys(victims)).toEqual(keys(residents).slice(0, victims.length));
       }
     });
 
-    it('admits with forceTarget and no residents when usage is below the target', () => {
-      expect(planAdmission([], 0, 10, cfg(), NOW, true)).toEqual({ kind: 'admit' });
+    it('admits under a ceiling with no residents when usage is below it', () => {
+      expect(planAdmission([], 0, 10, cfg(), NOW, CEILING)).toEqual({ kind: 'admit' });
     });
 
-    it('admits with forceTarget when nothing is evictable but the request still fits', () => {
+    it('admits under a ceiling when nothing is evictable but the request still fits the limit', () => {
       const residents = [res('p', { bytes: 900, pinned: true })];
-      expect(planAdmission(residents, 900, 100, cfg(), NOW, true)).toEqual({ kind: 'admit' });
+      expect(planAdmission(residents, 900, 100, cfg(), NOW, CEILING)).toEqual({ kind: 'admit' });
     });
 
-    it('evicts what it can with forceTarget when the target cannot be reached but the request fits', () => {
-      const residents = [res('p', { bytes: 850, pinned: true }), res('a', { bytes: 50 })];
-      expect(planAdmission(residents, 900, 100, cfg(), NOW, true)).toEqual({ kind: 'evict', victims: [{ key: 'a', bytes: 50, reason: 'lru' }] });
+    it('evicts what it can when the ceiling cannot be reached but the request fits the limit', () => {
+      const residents = [res('p', { bytes: 880, pinned: true }), res('a', { bytes: 50 })];
+      expect(planAdmission(residents, 930, 70, cfg(), NOW, CEILING)).toEqual({ kind: 'evict', victims: [{ key: 'a', bytes: 50, reason: 'lru' }] });
     });
 
-    it('rejects with forceTarget when the request does not fit even after evicting', () => {
+    it('rejects under a ceiling when the request does not fit even after evicting', () => {
       const residents = [res('p', { bytes: 900, pinned: true }), res('a', { bytes: 50 })];
-      expect(planAdmission(residents, 950, 200, cfg(), NOW, true)).toEqual({ kind: 'reject', wantedBytes: 200, usedBytes: 950, pinnedBytes: 900 });
+      expect(planAdmission(residents, 950, 200, cfg(), NOW, CEILING)).toEqual({ kind: 'reject', wantedBytes: 200, usedBytes: 950, pinnedBytes: 900 });
+    });
+
+    it('still evicts down to the target when the request does not fit the limit', () => {
+      const residents = Array.from({ length: 19 }, (_, i) => res(`r${i}`, { bytes: 50, lastUsedMs: i }));
+      // 950 + 100 > 1000: keepAtMost = 800 - 100 = 700, so 5 victims (950 - 250 = 700).
+      expect(keys(victimsOf(planAdmission(residents, 950, 100, cfg(), NOW, CEILING)))).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+      expect(keys(victimsOf(planAdmission(residents, 950, 100, cfg(), NOW)))).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
     });
   });
 
@@ -465,8 +474,8 @@ describe('planAdmission', () => {
         pinnedBytes: 500,
       },
     ]))('%s', (_name, { residents, usedBytes, wantedBytes, pinnedBytes }) => {
-      for (const forceTarget of [false, true]) {
-        const plan = planAdmission(residents, usedBytes, wantedBytes, cfg(), NOW, forceTarget);
+      for (const ceiling of [1, 0.9]) {
+        const plan = planAdmission(residents, usedBytes, wantedBytes, cfg(), NOW, ceiling);
         expect(plan).toEqual({ kind: 'reject', wantedBytes, usedBytes, pinnedBytes });
         // A rejection lists no victims.
         expect('victims' in plan).toBe(false);
@@ -515,14 +524,16 @@ describe('planAdmission', () => {
         const reserved = next() < 0.3 ? int(0, Math.floor(limitBytes / 4)) : 0;
         const usedBytes = total(residents) + reserved;
         const wantedBytes = int(0, Math.floor(limitBytes * 1.2));
-        const forceTarget = next() < 0.3;
-        const label = `case ${c}: ${JSON.stringify({ config, nowMs, usedBytes, wantedBytes, forceTarget, residents })}`;
+        const ceiling = next() < 0.3 ? [0.5, 0.8, 0.91, 0.95][int(0, 3)] as number : 1;
+        const label = `case ${c}: ${JSON.stringify({ config, nowMs, usedBytes, wantedBytes, ceiling, residents })}`;
 
-        const plan = planAdmission(residents, usedBytes, wantedBytes, config, nowMs, forceTarget);
+        const plan = planAdmission(residents, usedBytes, wantedBytes, config, nowMs, ceiling);
         const evictable = residents.filter(isEvictable);
         counts[plan.kind]++;
         if (plan.kind === 'admit') {
           expect(usedBytes + wantedBytes, label).toBeLessThanOrEqual(limitBytes);
+          // Admitted without victims: under the ceiling, or nothing evictable was in the way.
+          if (usedBytes + wantedBytes > ceiling * limitBytes) expect(evictable.length, label).toBe(0);
         } else if (plan.kind === 'evict') {
           const byKey = new Map(residents.map((r) => [r.key, r]));
           expect(new Set(keys(plan.victims)).size, label).toBe(plan.victims.length);
@@ -536,9 +547,11 @@ describe('planAdmission', () => {
             expect(v.reason === 'expired', label).toBe(isExpired(r as Resident, config.ttlMs, nowMs));
           }
           expect(usedBytes - total(plan.victims) + wantedBytes, label).toBeLessThanOrEqual(limitBytes);
-          // Victims are the head of the eviction order, and no more than the target needs.
+          // Victims are the head of the eviction order, and no more than the depth needs: the
+          // ceiling when the request fits the limit, else the target.
           expect(keys(plan.victims), label).toEqual(keys(orderForEviction(residents, config.ttlMs, nowMs)).slice(0, plan.victims.length));
-          const keepAtMost = Math.max(0, config.targetFraction * limitBytes - wantedBytes);
+          const depth = usedBytes + wantedBytes <= limitBytes ? ceiling : Math.min(config.targetFraction, ceiling);
+          const keepAtMost = Math.max(0, depth * limitBytes - wantedBytes);
           const last = plan.victims.at(-1) as Victim;
           expect(usedBytes - total(plan.victims) + last.bytes, label).toBeGreaterThan(keepAtMost);
         } else {

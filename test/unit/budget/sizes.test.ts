@@ -1,7 +1,7 @@
 // The pure size rules behind reservations: glibc chunk sizes, visited lists, search scratch.
 import { describe, expect, it } from 'vitest';
 
-import { chunkBytes, searchScratchBytes, visitedHeadroom, visitedListBytes } from '../../../src/budget/sizes.js';
+import { allocatorSlackBytes, chunkBytes, searchScratchBytes, visitedHeadroom, visitedListBytes } from '../../../src/budget/sizes.js';
 
 const KiB = 1024;
 const MMAP_THRESHOLD = 128 * KiB;
@@ -148,5 +148,18 @@ describe('searchScratchBytes', () => {
     ['grows with M as 2M + 1 links', 200, 1, 48, 16 * 200 * 97 + 4096],
   ])('%s (ef %i, k %i, M %i)', (_name, ef, k, M, expected) => {
     expect(searchScratchBytes(ef, k, M)).toBe(expected);
+  });
+});
+
+describe('allocatorSlackBytes', () => {
+  const MiB = 1024 * 1024;
+  it.each([
+    ['a tiny limit gets the 1 MiB floor', 4 * MiB, MiB],
+    ['1/32 of a mid-size limit', 512 * MiB, 16 * MiB],
+    ['just below the cap', 2047 * MiB, Math.floor((2047 * MiB) / 32)],
+    ['the 64 MiB cap for large limits', 100 * 1024 * MiB, 64 * MiB],
+    ['the cap without a limit', Number.MAX_SAFE_INTEGER, 64 * MiB],
+  ])('%s', (_name, limit, expected) => {
+    expect(allocatorSlackBytes(limit)).toBe(expected);
   });
 });

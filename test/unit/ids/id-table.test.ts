@@ -367,6 +367,12 @@ describe('IdTable bytes()', () => {
       batch: Array.from({ length: 500 }, (_, i) => `again-${i}-🦈`),
     },
     { name: 'unicode batch', ops: () => ['a'], batch: ['🦈', '鲨鱼', 'é', '👩‍👩‍👧‍👦'] },
+    {
+      // The free-label list outweighs the live ids' bytes: it must not be sized into the arena.
+      name: 'mostly deleted short ids',
+      ops: () => [...Array.from({ length: 3000 }, (_, i) => `${i}`), ...Array.from({ length: 2990 }, (_, i) => `-${i}`)],
+      batch: [],
+    },
     { name: 'nothing to add', ops: () => ['a', 'b'], batch: [] },
   ];
 
