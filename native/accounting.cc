@@ -66,15 +66,19 @@ inline void ChargeHeap(int64_t delta) {
 
 inline void ChargeNew(void* p) {
   if (AllocAccount* a = t_current) {
-    a->Charge(ChunkBytes(p));
-    ChargeHeap(HeapBytes(p));
+    if (p == nullptr) return;
+    const int64_t bytes = ChunkBytes(p);
+    a->Charge(bytes);
+    if (!IsMmappedChunk(p)) ChargeHeap(bytes);
   }
 }
 
 inline void ChargeFree(void* p) {
   if (AllocAccount* a = t_current) {
-    a->Charge(-ChunkBytes(p));
-    ChargeHeap(-HeapBytes(p));
+    if (p == nullptr) return;
+    const int64_t bytes = ChunkBytes(p);
+    a->Charge(-bytes);
+    if (!IsMmappedChunk(p)) ChargeHeap(-bytes);
   }
 }
 
