@@ -7,10 +7,10 @@
 import { rmSync } from 'node:fs';
 
 import { InternalError } from './errors.js';
-import { IdTable } from './ids/id-table.js';
+import { IdTable, type IdTableParts } from './ids/id-table.js';
 import type { SegmentHandle, SegmentSpec } from './native/binding.js';
 import type { Pool } from './pool/pool.js';
-import { readIds, writeIds } from './storage/id-file.js';
+import { writeIds } from './storage/id-file.js';
 import { idsPath, segmentPath } from './storage/layout.js';
 
 export interface ShardContext {
@@ -89,11 +89,13 @@ export class Shard {
       this.#handle = handle;
       return;
     }
-    // The segment loads on a pool thread while this thread reads the id table: the two overlap.
+    // The segment and the id table load as two pool tasks, on both threads when both are free:
+    // neither waits for the other, and the main thread hashes no ids.
     const loading = ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation), capacity });
-    let ids: IdTable;
+    loading.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
+    let ids: IdTableParts;
     try {
-      ids = readIds(idsPath(ctx.root, ctx.collection, this.index, this.generation));
+      ids = await ctx.pool.run('readIds', { path: idsPath(ctx.root, ctx.collection, this.index, this.generation) });
     } catch (err) {
       // The id table's error is the one to report, once the segment (if it loaded) is freed
       // again: until then its bytes must stay covered by the caller's reservation.
@@ -102,7 +104,7 @@ export class Shard {
       throw err;
     }
     this.#handle = await loading;
-    this.#ids = ids;
+    this.#ids = IdTable.fromParts(ids);
   }
 
   // ---- use counting: a shard in use is never evicted; an eviction waits for users to leave.

@@ -46,6 +46,24 @@ export function shardOf(id: string, shards: number): number {
   return mix32(fnv1a(bytes, bytes.length)) % shards;
 }
 
+/**
+ * An IdTable's state as plain typed arrays and numbers: what a pool worker that read an .ids
+ * file sends back (structured clone copies the arrays; no hashing is redone).
+ */
+export interface IdTableParts {
+  readonly arena: Uint8Array<ArrayBuffer>;
+  readonly arenaUsed: number;
+  readonly garbageBytes: number;
+  readonly offsets: Uint32Array<ArrayBuffer>;
+  readonly lengths: Uint16Array<ArrayBuffer>;
+  readonly index: Int32Array<ArrayBuffer>;
+  readonly indexUsed: number;
+  readonly free: Uint32Array<ArrayBuffer>;
+  readonly freeCount: number;
+  readonly nextLabel: number;
+  readonly count: number;
+}
+
 export class IdTable {
   #arena = new Uint8Array(1024);
   #arenaUsed = 0;
@@ -292,6 +310,40 @@ export class IdTable {
     }
     for (let i = 0; i < freeCount; i++) table.#offsets[table.#free[i] as number] = NO_ID;
     table.#nextLabel = nextLabel;
+    return table;
+  }
+
+  /** The table's state, for another thread (see IdTableParts). The table must not be used after. */
+  toParts(): IdTableParts {
+    return {
+      arena: this.#arena,
+      arenaUsed: this.#arenaUsed,
+      garbageBytes: this.#garbageBytes,
+      offsets: this.#offsets,
+      lengths: this.#lengths,
+      index: this.#index,
+      indexUsed: this.#indexUsed,
+      free: this.#free,
+      freeCount: this.#freeCount,
+      nextLabel: this.#nextLabel,
+      count: this.#count,
+    };
+  }
+
+  /** The table toParts() described, in this thread. The parts come from our own worker. */
+  static fromParts(parts: IdTableParts): IdTable {
+    const table = new IdTable();
+    table.#arena = parts.arena;
+    table.#arenaUsed = parts.arenaUsed;
+    table.#garbageBytes = parts.garbageBytes;
+    table.#offsets = parts.offsets;
+    table.#lengths = parts.lengths;
+    table.#index = parts.index;
+    table.#indexUsed = parts.indexUsed;
+    table.#free = parts.free;
+    table.#freeCount = parts.freeCount;
+    table.#nextLabel = parts.nextLabel;
+    table.#count = parts.count;
     return table;
   }
 

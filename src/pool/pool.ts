@@ -17,6 +17,7 @@ import type { Reply, TaskName, Tasks } from './protocol.js';
 const EXPORT: Record<TaskName, string> = {
   create: 'create',
   load: 'load',
+  readIds: 'loadIds',
   save: 'save',
   free: 'free',
   add: 'add',

@@ -5,6 +5,7 @@
  * Errors come back as data (WireError) and are rebuilt as ShoalError classes by the pool.
  */
 import type { WireError } from '../errors.js';
+import type { IdTableParts } from '../ids/id-table.js';
 import type { SegmentHandle, SegmentSpec } from '../native/binding.js';
 
 export interface SearchTask {
@@ -33,6 +34,8 @@ export interface AddTask {
 export interface Tasks {
   create: { in: { readonly spec: SegmentSpec }; out: SegmentHandle };
   load: { in: { readonly path: string; readonly capacity?: number }; out: SegmentHandle };
+  /** An .ids file, read and hashed off the main thread. */
+  readIds: { in: { readonly path: string }; out: IdTableParts };
   save: { in: { readonly handle: SegmentHandle; readonly path: string }; out: void };
   free: { in: { readonly handle: SegmentHandle }; out: void };
   add: { in: AddTask; out: void };

@@ -5,6 +5,7 @@
  */
 import { toWire } from '../errors.js';
 import { nativeSync } from '../native/binding.js';
+import { readIds } from '../storage/id-file.js';
 import type { Reply, Tasks } from './protocol.js';
 
 function reply<T>(work: () => T): Reply<T> {
@@ -19,6 +20,8 @@ type Handler<K extends keyof Tasks> = (task: Tasks[K]['in']) => Reply<Tasks[K]['
 
 export const create: Handler<'create'> = (t) => reply(() => nativeSync.createSegment(t.spec));
 export const load: Handler<'load'> = (t) => reply(() => nativeSync.loadSegment(t.path, t.capacity));
+// Here, not on the main thread: hashing every id of a shard takes ~0.5 ms per 10,000 ids.
+export const loadIds: Handler<'readIds'> = (t) => reply(() => readIds(t.path).toParts());
 export const save: Handler<'save'> = (t) => reply(() => nativeSync.saveSegment(t.handle, t.path));
 export const free: Handler<'free'> = (t) => reply(() => nativeSync.freeSegment(t.handle));
 export const add: Handler<'add'> = (t) => reply(() => nativeSync.addBatch(t.handle, t.labels, t.vectors, t.upsert));

@@ -640,6 +640,28 @@ describe('IdTable serialize / deserialize', () => {
   });
 });
 
+describe('IdTable parts (the hop from a pool worker)', () => {
+  it('a table rebuilt from structured-cloned parts is the same table and goes on the same way', () => {
+    const ops = [...Array.from({ length: 500 }, (_, i) => `id-${i}-🦈`), ...Array.from({ length: 120 }, (_, i) => `-id-${i * 3}-🦈`)];
+    const original = build(ops);
+    const sent = IdTable.deserialize(build(ops).serialize()); // as a worker would hold it
+    const copy = IdTable.fromParts(structuredClone(sent.toParts()));
+    expect(snapshot(copy)).toEqual(snapshot(original));
+    expect(copy.size).toBe(original.size);
+    expect(copy.bytes()).toBe(sent.bytes());
+    expect(copy.peekLabels(5)).toEqual(original.peekLabels(5));
+    // The same writes afterwards give the same labels and the same state.
+    for (const t of [copy, original]) {
+      t.add('late-a');
+      t.delete('id-1-🦈');
+      t.add('late-b');
+    }
+    expect(snapshot(copy)).toEqual(snapshot(original));
+    expect(copy.labelOf('id-0-🦈')).toBeUndefined();
+    expect(copy.labelOf('id-2-🦈')).toBe(original.labelOf('id-2-🦈'));
+  });
+});
+
 describe('shardOf', () => {
   it.each([1, 2, 3, 4, 7, 16])('maps every id to a shard in [0, %i) and always the same one', (shards) => {
     const next = rng(shards);
