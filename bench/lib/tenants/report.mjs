@@ -92,7 +92,7 @@ export function report(out) {
   if (reload) {
     lines.push('## Reload speed', '');
     lines.push(
-      `${reload.tenants.length} tenants, ${reload.rounds} rounds each, median per tenant, summed. col.load() right after col.unload() (the files are in the page cache), then readFileSync of the same .seg and .ids files. The parts of a load timed alone: readIds (the .ids file into an IdTable, on the main thread) and Segment.load (the .seg file into a native segment, libuv pool); the rest is governor, pool and message overhead. "Empty create" = Segment.create of an empty segment of the same capacity: the allocation and initialisation every load pays before reading a byte.`,
+      `${reload.tenants.length} tenants, ${reload.rounds} rounds each, median per tenant, summed. col.load() right after col.unload() (the files are in the page cache), then readFileSync of the same .seg and .ids files, each after a GC, so that both write into memory the process already has mapped. The parts of a load timed alone: readIds (the .ids file into an IdTable; in col.load() it runs on a pool thread beside the segment) and Segment.load (the .seg file into a native segment, libuv pool); the rest is governor, pool and message overhead. "Empty create" = Segment.create of an empty segment of the same capacity: the allocation and initialisation every load pays before reading a byte.`,
       '',
     );
     lines.push('| tenants | MiB read | col.load MB/s | readFileSync MB/s | col.load / readFileSync | load ms p50 / max per tenant | readIds ms (sum) | Segment.load ms (sum) | empty create ms (sum) | Segment.load MB/s (.seg only) | readFileSync .seg MB/s | col.load ms (sum) |');
