@@ -74,7 +74,7 @@ void ReturnFreeMemoryToOs();
 // (RetainedHeapBytes: mmapped blocks are returned when freed and do not count), so
 // freeing a segment lowers RSS, not just the accounting, yet a reload that follows an
 // eviction reuses pages that are still mapped. Trimming after every free made the next load
-// fault every page back in: reloading a 10,000 x 128 collection took 6.4 ms with it and 4.3 ms
+// fault every page back in: reloading a 10,000 x 128 collection took 7.2 ms with it and 5.1 ms
 // without (bench/diag/reload-trim.mjs).
 void ReturnFreeMemoryBeyondSlack();
 

@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 
 import { InternalError } from './errors.js';
-import { IdTable, type IdTableParts } from './ids/id-table.js';
+import { IdTable } from './ids/id-table.js';
 import type { SegmentHandle, SegmentSpec } from './native/binding.js';
 import type { Pool } from './pool/pool.js';
 import { writeIds } from './storage/id-file.js';
@@ -89,21 +89,12 @@ export class Shard {
       this.#handle = handle;
       return;
     }
-    // The segment and the id table load as two pool tasks, on both threads when both are free:
-    // neither waits for the other, and the main thread hashes no ids.
-    const loading = ctx.pool.run('load', { path: segmentPath(ctx.root, ctx.collection, this.index, this.generation), capacity });
-    loading.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
-    let ids: IdTableParts;
-    try {
-      ids = await ctx.pool.run('readIds', { path: idsPath(ctx.root, ctx.collection, this.index, this.generation) });
-    } catch (err) {
-      // The id table's error is the one to report, once the segment (if it loaded) is freed
-      // again: until then its bytes must stay covered by the caller's reservation.
-      const handle = await loading.catch(() => null);
-      if (handle !== null) await ctx.pool.run('free', { handle });
-      throw err;
-    }
-    this.#handle = await loading;
+    const { handle, ids } = await ctx.pool.run('load', {
+      path: segmentPath(ctx.root, ctx.collection, this.index, this.generation),
+      idsPath: idsPath(ctx.root, ctx.collection, this.index, this.generation),
+      capacity,
+    });
+    this.#handle = handle;
     this.#ids = IdTable.fromParts(ids);
   }
 

@@ -17,7 +17,6 @@ import type { Reply, TaskName, Tasks } from './protocol.js';
 const EXPORT: Record<TaskName, string> = {
   create: 'create',
   load: 'load',
-  readIds: 'loadIds',
   save: 'save',
   free: 'free',
   add: 'add',

@@ -19,9 +19,18 @@ function reply<T>(work: () => T): Reply<T> {
 type Handler<K extends keyof Tasks> = (task: Tasks[K]['in']) => Reply<Tasks[K]['out']>;
 
 export const create: Handler<'create'> = (t) => reply(() => nativeSync.createSegment(t.spec));
-export const load: Handler<'load'> = (t) => reply(() => nativeSync.loadSegment(t.path, t.capacity));
-// Here, not on the main thread: hashing every id of a shard takes ~0.5 ms per 10,000 ids.
-export const loadIds: Handler<'readIds'> = (t) => reply(() => readIds(t.path).toParts());
+export const load: Handler<'load'> = (t) =>
+  reply(() => {
+    const handle = nativeSync.loadSegment(t.path, t.capacity);
+    try {
+      // Here, not on the main thread: hashing a shard's ids is ~0.6 ms per 10,000 and grows
+      // with the shard, which would block the event loop.
+      return { handle, ids: readIds(t.idsPath).toParts() };
+    } catch (err) {
+      nativeSync.freeSegment(handle);
+      throw err;
+    }
+  });
 export const save: Handler<'save'> = (t) => reply(() => nativeSync.saveSegment(t.handle, t.path));
 export const free: Handler<'free'> = (t) => reply(() => nativeSync.freeSegment(t.handle));
 export const add: Handler<'add'> = (t) => reply(() => nativeSync.addBatch(t.handle, t.labels, t.vectors, t.upsert));
