@@ -23,19 +23,19 @@
  * Each child prints one JSON line; the parent prints Markdown tables and writes everything to
  * bench/results/collection.json.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runJsonChild } from './lib/child.mjs';
 import { report } from './lib/collection-report.mjs';
 import { cpuMeter, disturbed, quietly, waitQuiet } from './lib/cpu.mjs';
 import { loadDataset } from './lib/datasets.mjs';
 import { gcWatch } from './lib/gc.mjs';
 import { gitCommit } from './lib/git.mjs';
+import { hostFacts } from './lib/host.mjs';
 import { GRAPH, K, MIN_QUERIES_PER_PASS, PASSES, WARMUP_QUERIES } from './lib/protocol.mjs';
 import { machineLines } from './lib/report.mjs';
 import { percentile, recallAtK, seconds, secondsSync, settledRss } from './lib/stats.mjs';
@@ -100,12 +100,7 @@ async function parent(quick, only) {
   }
   const shoalFacts = results.find((r) => r.engine === 'shoal')?.facts;
   const machine = {
-    date: new Date().toISOString(),
-    cpuModel: os.cpus()[0].model,
-    cores: os.cpus().length,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    totalMemGiB: os.totalmem() / 2 ** 30,
-    node: process.version,
+    ...hostFacts(),
     shoalKernel: shoalFacts?.buildInfo?.kernel,
     shoalBuildInfo: shoalFacts?.buildInfo,
     hnswlibNodeVersion: results.find((r) => r.engine === 'hnswlib-node')?.facts.version,
@@ -186,21 +181,11 @@ function snapshotCode() {
 }
 
 function runChild(config, dataset, quick, code) {
-  return new Promise((resolve, reject) => {
-    const argv = ['--expose-gc', SELF, '--child', config, dataset, ...(quick ? ['--quick'] : [])];
-    // Only our own SHOAL_* settings: the run measures the defaults, not the caller's shell.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SHOAL_')));
-    Object.assign(env, { SHOAL_NATIVE_BINARY: code.addon, SHOAL_BENCH_DIST: code.index, SHOAL_BENCH_CODE: code.digest });
-    const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'], env });
-    let stdout = '';
-    proc.stdout.on('data', (chunk) => (stdout += chunk));
-    proc.on('error', reject);
-    proc.on('close', (status) => {
-      const last = stdout.trim().split('\n').pop();
-      if (status !== 0 || !last) reject(new Error(`child ${config} ${dataset} exited with ${status}`));
-      else resolve(JSON.parse(last));
-    });
-  });
+  // Only our own SHOAL_* settings: the run measures the defaults, not the caller's shell.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SHOAL_')));
+  Object.assign(env, { SHOAL_NATIVE_BINARY: code.addon, SHOAL_BENCH_DIST: code.index, SHOAL_BENCH_CODE: code.digest });
+  const argv = ['--expose-gc', SELF, '--child', config, dataset, ...(quick ? ['--quick'] : [])];
+  return runJsonChild(argv, { label: `${config} ${dataset}`, env });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,13 +9,14 @@
  * DIR/bench-<scenario>.json (machine facts + rows), then renders DIR/report.md and the SVG charts
  * from every bench-*.json in DIR. Uses ../dist/: run `npx tsc -p tsconfig.build.json` first.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runJsonChild } from './lib/child.mjs';
 import { gitCommit } from './lib/git.mjs';
+import { hostFacts } from './lib/host.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const SCENARIOS = { recall: './harness/recall.mjs', tenants: './harness/tenants.mjs', reload: './harness/reload.mjs', accounting: './harness/accounting.mjs', eventloop: './harness/eventloop.mjs' };
@@ -38,32 +39,18 @@ function machine() {
     }
   };
   return {
-    date: new Date().toISOString(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    ...hostFacts(),
     totalMemGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
-    node: process.version,
     commit: gitCommit(),
     versions: { shoal: req('../package.json').version, 'hnswlib-node': v('hnswlib-node'), usearch: v('usearch'), 'lru-cache': v('lru-cache') },
   };
 }
 
 function runChild(scenario, cfg) {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--expose-gc', SELF, '--child', scenario, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    proc.stdout.on('data', (c) => (out += c));
-    proc.on('close', (code) => {
-      const last = out.trim().split('\n').pop();
-      try {
-        if (code !== 0) throw new Error(`exit code ${code}`);
-        resolve(JSON.parse(last));
-      } catch (err) {
-        resolve({ error: `child ${scenario} ${JSON.stringify(cfg).slice(0, 200)}: ${err.message}` });
-      }
-    });
-  });
+  // A failed task becomes an error row: the other tasks and the report still run.
+  return runJsonChild(['--expose-gc', SELF, '--child', scenario, JSON.stringify(cfg)], { label: `${scenario} ${JSON.stringify(cfg).slice(0, 200)}` }).catch(
+    (err) => ({ error: err.message }),
+  );
 }
 
 async function parent() {

@@ -8,12 +8,12 @@
  * arenas or JIT state. Each child prints one JSON line; the parent prints Markdown tables and writes
  * the raw results to bench/results/segment.json.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { runJsonChild } from './lib/child.mjs';
 import { loadDataset } from './lib/datasets.mjs';
 import { gitCommit } from './lib/git.mjs';
+import { hostFacts } from './lib/host.mjs';
 import { EFS, GRAPH, K, MIN_QUERIES_PER_PASS, PASSES, WARMUP_QUERIES, measureSearch } from './lib/protocol.mjs';
 import { machineLines, memoryTable, searchTable, warnings } from './lib/report.mjs';
 
@@ -101,30 +101,13 @@ async function parent(quick) {
 
 /** Runs one measurement in a fresh Node process; --expose-gc lets it settle RSS readings. */
 function runChild(engine, dataset) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', SELF, '--child', engine, dataset], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    proc.stdout.on('data', (chunk) => (stdout += chunk));
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop();
-      if (code !== 0 || !last) reject(new Error(`child ${engine} ${dataset} exited with ${code}`));
-      else resolve(JSON.parse(last));
-    });
-  });
+  return runJsonChild(['--expose-gc', SELF, '--child', engine, dataset], { label: `${engine} ${dataset}` });
 }
 
 function machineFacts(results) {
   const facts = (e) => results.find((r) => r.engine === e)?.facts ?? {};
   return {
-    date: new Date().toISOString(),
-    cpuModel: os.cpus()[0].model,
-    cores: os.cpus().length,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    totalMemGiB: os.totalmem() / 2 ** 30,
-    node: process.version,
+    ...hostFacts(),
     shoalKernel: facts('shoal').buildInfo?.kernel,
     shoalBuildInfo: facts('shoal').buildInfo,
     shoalAddonBuilt: facts('shoal').addonBuilt,

@@ -30,12 +30,12 @@
  * Environment: SHOAL_BENCH_DIST=<dir> measures the compiled JS in <dir> instead of ../dist/ (its
  * addon: <dir>/../build/Release, as node-gyp-build finds it); a <dir>/../COMMIT file names its commit.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runJsonChild } from './lib/child.mjs';
 import { cpuMeter } from './lib/cpu.mjs';
 import { percentile } from './lib/stats.mjs';
 import { DIM, QUERIES_PER_TENANT, tenantBase, tenantName, tenantQueries, topMass, zipfPlan } from './lib/tenants/data.mjs';
@@ -217,19 +217,9 @@ function tenantFiles(dir, t) {
 }
 
 function runChild_(kind, cfg, prof) {
-  return new Promise((resolve, reject) => {
-    const flags = ['--expose-gc'];
-    if (prof) flags.push('--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=tenants-${kind}-${String(cfg.label ?? '').replace(/\W+/g, '')}-${Date.now()}.cpuprofile`);
-    const proc = spawn(process.execPath, [...flags, SELF, '--child', kind, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    proc.stdout.on('data', (chunk) => (stdout += chunk));
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop();
-      if (code !== 0 || !last) reject(new Error(`child ${kind} ${JSON.stringify(cfg)} exited with ${code}`));
-      else resolve(JSON.parse(last));
-    });
-  });
+  const flags = ['--expose-gc'];
+  if (prof) flags.push('--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=tenants-${kind}-${String(cfg.label ?? '').replace(/\W+/g, '')}-${Date.now()}.cpuprofile`);
+  return runJsonChild([...flags, SELF, '--child', kind, JSON.stringify(cfg)], { label: `${kind} ${JSON.stringify(cfg)}` });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,21 +4,17 @@
  *   node bench/diag/warmup.mjs <dataset> <threads> <shards> [ef] [calls]
  */
 import { loadDataset } from '../lib/datasets.mjs';
+import { addAll } from '../lib/ingest.mjs';
 import { gcWatch } from '../lib/gc.mjs';
 import { Shoal } from '../../dist/index.js';
 
 const [dsName = 'gauss20k', t = '2', s = '2', efArg = '16', callsArg = '12'] = process.argv.slice(2);
 const ds = loadDataset(dsName);
 const { dim } = ds;
-const n = ds.base.length / dim;
 const nq = ds.queries.length / dim;
 const db = await Shoal.open({ threads: Number(t) });
 const col = await db.createCollection('c', { dim, shards: Number(s) });
-const ids = Array.from({ length: n }, (_, i) => String(i));
-let next = 0;
-await Promise.all(Array.from({ length: 2 * Number(t) }, async () => {
-  while (next < n) { const f = next; next = Math.min(n, f + 1000); await col.add(ids.slice(f, next), ds.base.subarray(f * dim, next * dim)); }
-}));
+await addAll(col, ds.base, dim, 2 * Number(t));
 const line = [];
 for (let c = 0; c < Number(callsArg); c++) {
   const e0 = performance.eventLoopUtilization();

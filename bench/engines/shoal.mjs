@@ -1,5 +1,6 @@
 /** shoal contender: the public Collection API (ephemeral database, 1 shard, worker pool of `threads`). */
 import { Shoal, native } from '../../dist/index.js';
+import { addAll } from '../lib/ingest.mjs';
 
 export const name = (threads) => `shoal t${threads}`;
 
@@ -7,17 +8,7 @@ export const name = (threads) => `shoal t${threads}`;
 export async function build({ dim, base, M, efConstruction, threads, path }) {
   const db = await Shoal.open({ threads, warmStart: false, ...(path ? { path, durability: 'unlogged' } : {}) });
   const col = await db.createCollection('c', { dim, space: 'l2', shards: 1, M, efConstruction });
-  const n = base.length / dim;
-  const BATCH = 1000;
-  const inFlight = new Set();
-  for (let i = 0; i < n; i += BATCH) {
-    const end = Math.min(n, i + BATCH);
-    const ids = Array.from({ length: end - i }, (_, j) => String(i + j));
-    const p = col.add(ids, base.subarray(i * dim, end * dim)).then(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= 2 * threads) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
+  await addAll(col, base, dim, 2 * threads);
   await db.idle();
   return {
     db,

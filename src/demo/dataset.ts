@@ -65,12 +65,14 @@ export function exactNeighbours(data: Dataset, k: number): Int32Array {
     best.fill(Number.POSITIVE_INFINITY);
     bestId.fill(-1);
     for (let i = 0; i < n; i++) {
+      const worst = best[k - 1] as number;
       let d = 0;
       for (let j = 0; j < dim; j++) {
         const diff = (queries[q * dim + j] as number) - (base[i * dim + j] as number);
         d += diff * diff;
+        if (d >= worst) break; // cannot enter the top k: skip the rest of the row
       }
-      if (d >= (best[k - 1] as number)) continue;
+      if (d >= worst) continue;
       let at = k - 1;
       while (at > 0 && (best[at - 1] as number) > d) {
         best[at] = best[at - 1] as number;

@@ -2,10 +2,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuMeter } from '../cpu.mjs';
 import { gitCommit } from '../git.mjs';
+import { hostFacts } from '../host.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -15,12 +15,7 @@ export function machineFacts(dist = `${ROOT}dist/`) {
   const own = fileURLToPath(root) === ROOT;
   const commitFile = fileURLToPath(new URL('COMMIT', root));
   return {
-    date: new Date().toISOString(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    totalMemGiB: os.totalmem() / 2 ** 30,
-    node: process.version,
+    ...hostFacts(),
     commit: own ? gitCommit() : existsSync(commitFile) ? `${readFileSync(commitFile, 'utf8').trim().slice(0, 7)} (clean build in ${fileURLToPath(root)})` : `unknown (${fileURLToPath(root)})`,
     checkoutCommit: gitCommit(),
     dist,

@@ -1,0 +1,21 @@
+/** Adding a dataset to a shoal collection the way every bench does. */
+
+const BATCH = 1000;
+
+/**
+ * Adds `base` (n x dim) to `col` under ids "0".."n-1", in batches of 1,000 with `inFlight`
+ * batches outstanding (2 per pool thread keeps every thread busy).
+ */
+export async function addAll(col, base, dim, inFlight) {
+  const n = base.length / dim;
+  let next = 0;
+  const sender = async () => {
+    while (next < n) {
+      const from = next;
+      next = Math.min(n, from + BATCH);
+      const ids = Array.from({ length: next - from }, (_, j) => String(from + j));
+      await col.add(ids, base.subarray(from * dim, next * dim));
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, sender));
+}
