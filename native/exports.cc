@@ -456,6 +456,7 @@ Napi::Value SegmentInfoJs(const Napi::CallbackInfo& info) {
     o.Set("slotsUsed", static_cast<double>(s.slots_used));
     o.Set("bytes", static_cast<double>(s.bytes));
     o.Set("peakBytes", static_cast<double>(s.peak_bytes));
+    o.Set("labelLockBytes", static_cast<double>(s.label_lock_bytes));
     o.Set("concurrentSearchesPeak", s.concurrent_searches_peak);
     o.Set("closed", s.closed);
     // The same bytes by part, priced from this segment's own counts (memory_estimate.h): what
@@ -466,7 +467,10 @@ Napi::Value SegmentInfoJs(const Napi::CallbackInfo& info) {
     Napi::Object breakdown = Napi::Object::New(env);
     breakdown.Set("capacityBytes", parts.capacity_bytes);
     breakdown.Set("elementBytes", parts.element_bytes);
-    breakdown.Set("fixedBytes", parts.fixed_bytes);
+    // The estimate prices hnswlib's label lock table, which a loaded segment holds only once
+    // written.
+    breakdown.Set("fixedBytes", parts.fixed_bytes - static_cast<double>(s.label_lock_bytes));
+    breakdown.Set("labelLockBytes", parts.label_lock_bytes - static_cast<double>(s.label_lock_bytes));
     breakdown.Set("visitedBytes", parts.visited_bytes);
     o.Set("breakdown", breakdown);
     return o;
@@ -527,6 +531,7 @@ Napi::Value EstimateBytesJs(const Napi::CallbackInfo& info) {
     out.Set("capacityBytes", e.capacity_bytes);
     out.Set("elementBytes", e.element_bytes);
     out.Set("fixedBytes", e.fixed_bytes);
+    out.Set("labelLockBytes", e.label_lock_bytes);
     out.Set("visitedBytes", e.visited_bytes);
     out.Set("totalBytes", e.total_bytes);
     return out;

@@ -65,7 +65,8 @@ ByteEstimate EstimateSegmentBytes(const EstimateInput& in) {
 
   // The visited-list pool's deque gets a map (8 node pointers) and, because its constructor
   // pushes to the front of a fresh deque, two 512-byte nodes.
-  e.fixed_bytes = Chunk(mutex_bytes * kLabelLockCount) +
+  e.label_lock_bytes = LabelLockTableBytes();
+  e.fixed_bytes = e.label_lock_bytes +
                   Chunk(sizeof(hnswlib::HierarchicalNSW<float>)) + Chunk(sizeof(Space)) +
                   Chunk(sizeof(hnswlib::VisitedListPool)) + Chunk(8 * sizeof(void*)) +
                   2 * Chunk(512);
@@ -76,5 +77,7 @@ ByteEstimate EstimateSegmentBytes(const EstimateInput& in) {
   e.total_bytes = e.capacity_bytes + e.element_bytes + e.fixed_bytes + e.visited_bytes;
   return e;
 }
+
+double LabelLockTableBytes() { return Chunk(sizeof(std::mutex) * kLabelLockCount); }
 
 }  // namespace shoal

@@ -24,11 +24,17 @@ struct EstimateInput {
 struct ByteEstimate {
   double capacity_bytes;  // proportional to capacity: vectors, links, labels, levels, locks
   double element_bytes;   // proportional to elements in use: upper layers, the label map
-  double fixed_bytes;     // per segment regardless of size (65,536 label locks, objects)
+  // Per segment regardless of size: the objects, and hnswlib's 65,536 label locks, which a
+  // loaded segment holds only once written (segment.h).
+  double fixed_bytes;
+  double label_lock_bytes;  // that lock table, included in fixed_bytes
   double visited_bytes;   // visited lists, one per concurrent search, 2 bytes per slot
   double total_bytes;
 };
 
 ByteEstimate EstimateSegmentBytes(const EstimateInput& in);
+
+// What allocating hnswlib's per-label lock table costs (part of fixed_bytes), an upper bound.
+double LabelLockTableBytes();
 
 }  // namespace shoal

@@ -15,6 +15,7 @@
 
 #include "errors.h"
 #include "hnswlib.h"
+#include "memory_estimate.h"
 #include "segment_file.h"
 
 namespace shoal {
@@ -107,6 +108,13 @@ Segment::Segment(const SegmentSpec& spec, std::unique_ptr<Space> space,
       space_(std::move(space)),
       index_(std::move(index)) {
   RefreshCounts();
+  label_locks_held_.store(!index_->label_op_locks_.empty(), std::memory_order_relaxed);
+}
+
+void Segment::EnsureLabelLocks() {
+  if (!index_->label_op_locks_.empty()) return;
+  std::vector<std::mutex>(Index::MAX_LABEL_OPERATION_LOCKS).swap(index_->label_op_locks_);
+  label_locks_held_.store(true, std::memory_order_relaxed);
 }
 
 Segment::~Segment() {
@@ -219,6 +227,7 @@ void Segment::AddBatch(const float* vectors, const uint32_t* labels, size_t n, W
   size_t done = 0;
   {
     ChargeScope scope(account_.get());
+    EnsureLabelLocks();
     // Labels that already own a slot go first: a brand-new label may take over any deleted
     // slot, and must not take the slot of a deleted label this batch brings back.
     for (int pass = 0; pass < 2; ++pass) {
@@ -262,6 +271,7 @@ void Segment::DeleteBatch(const uint32_t* labels, size_t n) {
   }
   {
     ChargeScope scope(account_.get());
+    EnsureLabelLocks();
     for (size_t i = 0; i < n; ++i) index.markDelete(labels[i]);
   }
   RefreshCounts();
@@ -472,6 +482,8 @@ SegmentInfo Segment::Info() const {
   info.count = info.slots_used - info.deleted_count;
   info.bytes = account_->Bytes();
   info.peak_bytes = account_->PeakBytes();
+  info.label_lock_bytes =
+      label_locks_held_.load(std::memory_order_relaxed) ? 0 : static_cast<int64_t>(LabelLockTableBytes());
   info.concurrent_searches_peak = searches_peak_.load(std::memory_order_relaxed);
   info.closed = closed_.load();
   return info;

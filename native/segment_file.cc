@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -206,11 +207,57 @@ void ReadPayload(Fd& fd, const std::string& path, void* data, size_t size, uint3
   }
 }
 
-// Checks that the payload describes a graph that holds together, so that a search over it
-// cannot read outside the index even when a damaged file has a matching checksum. Reads the
-// layer-0 block in place and the upper lists from the payload buffer; allocates nothing.
-void CheckGraph(const std::string& path, const Segment::Index& index, const FileHeader& h,
-                const std::vector<int32_t>& levels, const std::vector<char>& upper) {
+// What the layer-0 scan found: the first damage (reported only once the checksum has
+// matched, so a damaged file is reported as such rather than by its first symptom), the
+// deleted flags seen, and whether a label came twice.
+struct Layer0Scan {
+  const char* damage = nullptr;
+  uint64_t deleted = 0;
+  bool duplicate_label = false;
+};
+
+// Checks the layer-0 slots [first, end) so that a search over them cannot read outside the
+// index even when a damaged file has a matching checksum. Runs on each read step while its
+// bytes are still in the core's cache; records damage instead of throwing.
+void CheckLayer0(const Segment::Index& index, uint64_t first, uint64_t end, uint64_t slots,
+                 Layer0Scan* scan) {
+  for (uint64_t i = first; i < end; ++i) {
+    const auto id = static_cast<hnswlib::tableint>(i);
+    const unsigned int* list0 = index.get_linklist0(id);
+    const unsigned int count0 = index.getListCount(const_cast<unsigned int*>(list0));
+    const char* damage = nullptr;
+    if (count0 > index.maxM0_) {
+      damage = "a layer-0 neighbour list is too long";
+    } else {
+      unsigned int past_end = 0;
+      for (unsigned int j = 0; j < count0; ++j) past_end |= list0[1 + j] >= slots;
+      if (past_end != 0) damage = "a layer-0 link points past the last element";
+    }
+    if (index.getExternalLabel(id) >= kNoLabel) damage = "a label is out of range";
+    if (damage != nullptr && scan->damage == nullptr) scan->damage = damage;
+    scan->deleted += index.isMarkedDeleted(id) ? 1 : 0;
+  }
+}
+
+// Enters the labels of slots [first, end) in the label map and the deleted set. Allocates
+// (call inside the segment's ChargeScope); a label already in the map is damage, recorded.
+void MapLabels(Segment::Index* index, uint64_t first, uint64_t end, Layer0Scan* scan) {
+  for (uint64_t i = first; i < end; ++i) {
+    const auto id = static_cast<hnswlib::tableint>(i);
+    if (!index->label_lookup_.emplace(index->getExternalLabel(id), id).second) {
+      scan->duplicate_label = true;
+    }
+    if (index->isMarkedDeleted(id)) {
+      index->num_deleted_ += 1;
+      index->deleted_elements.insert(id);
+    }
+  }
+}
+
+// Checks what the layer-0 scan cannot see: the entry point, every element's level, and the
+// upper-layer lists (from the payload buffer). Allocates nothing.
+void CheckUpperLayers(const std::string& path, const Segment::Index& index, const FileHeader& h,
+                      const std::vector<int32_t>& levels, const std::vector<char>& upper) {
   const uint64_t slots = h.slots_used;
   if (slots == 0) {
     if (!upper.empty()) ThrowCorrupt(path, "upper-layer lists in an empty segment");
@@ -221,18 +268,8 @@ void CheckGraph(const std::string& path, const Segment::Index& index, const File
     ThrowCorrupt(path, "entry point is not on the top layer");
   }
   const size_t list_bytes = index.size_links_per_element_;
-  uint64_t deleted = 0;
   size_t offset = 0;
   for (uint64_t i = 0; i < slots; ++i) {
-    const auto id = static_cast<hnswlib::tableint>(i);
-    const unsigned int* list0 = index.get_linklist0(id);
-    const unsigned int count0 = index.getListCount(const_cast<unsigned int*>(list0));
-    if (count0 > index.maxM0_) ThrowCorrupt(path, "a layer-0 neighbour list is too long");
-    for (unsigned int j = 0; j < count0; ++j) {
-      if (list0[1 + j] >= slots) ThrowCorrupt(path, "a layer-0 link points past the last element");
-    }
-    if (index.getExternalLabel(id) >= kNoLabel) ThrowCorrupt(path, "a label is out of range");
-    if (index.isMarkedDeleted(id)) ++deleted;
     const int32_t level = levels[i];
     if (level < 0 || level > h.max_level) ThrowCorrupt(path, "an element level is out of range");
     for (int32_t l = 0; l < level; ++l) {
@@ -250,8 +287,52 @@ void CheckGraph(const std::string& path, const Segment::Index& index, const File
     }
   }
   if (offset != upper.size()) ThrowCorrupt(path, "upper-layer lists do not fill the payload");
-  if (deleted != h.deleted_count) ThrowCorrupt(path, "deleted count does not match the elements");
-  // Labels appearing twice are found while the label map is built (LoadSegmentFile).
+}
+
+// An empty index as hnswlib 0.8.0's sizing constructor (hnswalg.h) sets it up, minus the
+// per-label lock table: that constructor always allocates and zeroes the 2.6 MB table, which
+// a loaded segment only needs at its first write (segment.h). hnswlib's one-argument
+// constructor allocates nothing; every field its sizing constructor sets is set here.
+std::unique_ptr<Segment::Index> NewIndexWithoutLabelLocks(Space* space, const SegmentSpec& spec) {
+  using hnswlib::labeltype;
+  using hnswlib::linklistsizeint;
+  using hnswlib::tableint;
+  auto index = std::make_unique<Segment::Index>(space);
+  Segment::Index& x = *index;
+  const size_t capacity = spec.capacity;
+  x.max_elements_ = capacity;
+  x.num_deleted_ = 0;
+  x.data_size_ = space->get_data_size();
+  x.fstdistfunc_ = space->get_dist_func();
+  x.dist_func_param_ = space->get_dist_func_param();
+  x.M_ = spec.m;  // CheckSpec bounds it far below hnswlib's cap of 10,000
+  x.maxM_ = x.M_;
+  x.maxM0_ = 2 * x.M_;
+  x.ef_construction_ = std::max<size_t>(spec.ef_construction, x.M_);
+  x.ef_ = 10;
+  x.level_generator_.seed(spec.seed);
+  x.update_probability_generator_.seed(spec.seed + 1);
+  x.size_links_level0_ = x.maxM0_ * sizeof(tableint) + sizeof(linklistsizeint);
+  x.size_data_per_element_ = x.size_links_level0_ + x.data_size_ + sizeof(labeltype);
+  x.offsetData_ = x.size_links_level0_;
+  x.label_offset_ = x.size_links_level0_ + x.data_size_;
+  x.offsetLevel0_ = 0;
+  x.size_links_per_element_ = x.maxM_ * sizeof(tableint) + sizeof(linklistsizeint);
+  x.mult_ = 1 / std::log(static_cast<double>(x.M_));
+  x.revSize_ = 1.0 / x.mult_;
+  x.allow_replace_deleted_ = true;
+  x.cur_element_count = 0;
+  x.enterpoint_node_ = static_cast<tableint>(-1);
+  x.maxlevel_ = -1;
+  std::vector<std::mutex>(capacity).swap(x.link_list_locks_);
+  x.element_levels_.assign(capacity, 0);
+  x.visited_list_pool_ = std::make_unique<hnswlib::VisitedListPool>(1, static_cast<int>(capacity));
+  // The destructor frees both blocks whether or not they were allocated.
+  x.data_level0_memory_ = static_cast<char*>(std::malloc(capacity * x.size_data_per_element_));
+  if (x.data_level0_memory_ == nullptr) throw std::bad_alloc();
+  x.linkLists_ = static_cast<char**>(std::malloc(sizeof(void*) * capacity));
+  if (x.linkLists_ == nullptr) throw std::bad_alloc();
+  return index;
 }
 
 // Maps in the pages `size` bytes at `data` will be read into, in one call, instead of taking a
@@ -335,25 +416,41 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
     {
       ChargeScope scope(account.get());
       space = std::make_unique<Space>(spec.space, spec.dim);
-      index = std::make_unique<Segment::Index>(space.get(), spec.capacity, spec.m,
-                                               spec.ef_construction, spec.seed,
-                                               /*allow_replace_deleted=*/true);
+      index = NewIndexWithoutLabelLocks(space.get(), spec);
     }
     if (index->size_data_per_element_ != slot_bytes) ThrowCorrupt(path, "slot size mismatch");
 
     uint32_t crc = 0;
     size_t done = 0;
     PrefaultForWrite(index->data_level0_memory_, slots * slot_bytes);
-    ReadPayload(fd, path, index->data_level0_memory_, slots * slot_bytes, &crc, cancel, &done,
-                total);
+    // Layer 0 arrives in steps of whole slots; each step is checked and its labels mapped
+    // while its bytes are still in cache, instead of in a second pass over the whole block.
+    Layer0Scan scan;
+    {
+      ChargeScope scope(account.get());
+      index->label_lookup_.reserve(slots);
+    }
+    const uint64_t step_slots = std::max<uint64_t>(1, kLoadStepBytes / slot_bytes);
+    for (uint64_t first = 0; first < slots; first += step_slots) {
+      const uint64_t end = std::min(slots, first + step_slots);
+      ReadPayload(fd, path, index->data_level0_memory_ + first * slot_bytes,
+                  (end - first) * slot_bytes, &crc, cancel, &done, total);
+      CheckLayer0(*index, first, end, slots, &scan);
+      ChargeScope scope(account.get());
+      MapLabels(index.get(), first, end, &scan);
+    }
     ReadPayload(fd, path, levels.data(), slots * 4, &crc, cancel, &done, total);
     ReadPayload(fd, path, upper.data(), upper_bytes, &crc, cancel, &done, total);
     if (crc != h.payload_crc) {
       throw Failure(ErrorCode::kCorrupt, path + ": payload checksum mismatch (the file is damaged)");
     }
-    CheckGraph(path, *index, h, levels, upper);
+    if (scan.damage != nullptr) ThrowCorrupt(path, scan.damage);
+    if (scan.duplicate_label) ThrowCorrupt(path, "a label appears twice");
+    if (scan.deleted != h.deleted_count) {
+      ThrowCorrupt(path, "deleted count does not match the elements");
+    }
+    CheckUpperLayers(path, *index, h, levels, upper);
 
-    bool duplicate_label = false;
     {
       ChargeScope scope(account.get());
       const size_t list_bytes = index->size_links_per_element_;
@@ -375,19 +472,7 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
       index->cur_element_count = slots;
       index->maxlevel_ = slots == 0 ? -1 : h.max_level;
       index->enterpoint_node_ = slots == 0 ? static_cast<hnswlib::tableint>(-1) : h.entry_point;
-      index->label_lookup_.reserve(slots);
-      for (uint64_t i = 0; i < slots && !duplicate_label; ++i) {
-        const auto id = static_cast<hnswlib::tableint>(i);
-        // The map must be built anyway; a label already in it is damage (reported below, once
-        // outside the charge scope: an error message is not the segment's memory).
-        duplicate_label = !index->label_lookup_.emplace(index->getExternalLabel(id), id).second;
-        if (index->isMarkedDeleted(id)) {
-          index->num_deleted_ += 1;
-          index->deleted_elements.insert(id);
-        }
-      }
     }
-    if (duplicate_label) ThrowCorrupt(path, "a label appears twice");
   } catch (...) {
     ChargeScope scope(account.get());
     if (index != nullptr) {

@@ -7,7 +7,7 @@ import type { ReservationKind } from './budget/governor.js';
 import type { Reservation } from './budget/ledger.js';
 import type { WalRecord } from './storage/wal-record.js';
 import { PRIORITIES, type Priority } from './budget/policy.js';
-import { addBytes, grownCapacity, growBytes, searchScratchBytes } from './budget/sizes.js';
+import { addBytes, deleteBytes, grownCapacity, growBytes, searchScratchBytes } from './budget/sizes.js';
 import { AlreadyExistsError, type CorruptionError, InvalidArgumentError, InvalidLabelError, InvalidVectorError, NotFoundError } from './errors.js';
 import { shardOf } from './ids/id-table.js';
 import { native, type SpaceName } from './native/binding.js';
@@ -419,8 +419,7 @@ export class Collection {
   /** Grows the shard if the new ids need room, and reserves what applying will allocate. */
   async #prepare(kind: 'add' | 'upsert' | 'delete', shard: Shard, list: readonly string[], rows: readonly number[]): Promise<Reservation> {
     if (kind === 'delete') {
-      // hnswlib records deleted slots in a hash set: a node each, and its buckets.
-      return this.#host.reserve(this, 64 * rows.length + 4096, 'transient');
+      return this.#host.reserve(this, deleteBytes(native.segmentInfo(shard.handle), rows.length), 'transient');
     }
     const fresh = rows.filter((row) => !shard.ids.has(list[row] as string)).map((row) => list[row] as string);
     await this.#grow(shard, fresh.length);

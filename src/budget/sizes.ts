@@ -70,27 +70,41 @@ export function grownCapacity(capacity: number, needed: number, initial: number)
   return next;
 }
 
-/** To load a shard from its files (with loadCapacity slots). */
+/**
+ * To load a shard from its files (with loadCapacity slots). A loaded segment has no label lock
+ * table until its first write, which reserves it then (addBytes, deleteBytes).
+ */
 export function loadBytes(summary: SegmentFileSummary, ids: { count: number; nextLabel: number; idBytes: number }, threads: number): number {
-  const segment = native.estimateBytes({
+  const e = native.estimateBytes({
     dim: summary.dim,
     M: summary.M,
     capacity: loadCapacity(summary.count + summary.deletedCount),
     count: summary.count + summary.deletedCount,
     deletedCount: summary.deletedCount,
     concurrentSearches: threads,
-  }).totalBytes;
-  return segment + IdTable.bytesWhenLoaded(ids.count, ids.nextLabel, ids.idBytes);
+  });
+  return e.totalBytes - e.labelLockBytes + IdTable.bytesWhenLoaded(ids.count, ids.nextLabel, ids.idBytes);
 }
 
-/** To add `fresh` ids of `idBytes` bytes (capacity already sufficient). */
+/**
+ * To add `fresh` ids of `idBytes` bytes (capacity already sufficient), with the label lock
+ * table if this is the segment's first write since it was loaded.
+ */
 export function addBytes(info: SegmentInfo, ids: IdTable, fresh: number, idBytes: number): number {
   const input = { dim: info.dim, M: info.M, capacity: info.capacity, deletedCount: 0 };
   const before = native.estimateBytes({ ...input, count: info.slotsUsed }).elementBytes;
   // Fresh ids fill deleted slots first, which allocate nothing new.
   const after = native.estimateBytes({ ...input, count: Math.min(info.capacity, info.slotsUsed + fresh) }).elementBytes;
   const insertScratch = searchScratchBytes(info.efConstruction, 1, info.M);
-  return after - before + insertScratch + (ids.bytesAfterAdding(fresh, idBytes) - ids.bytes());
+  return after - before + insertScratch + info.labelLockBytes + (ids.bytesAfterAdding(fresh, idBytes) - ids.bytes());
+}
+
+/**
+ * To delete `count` labels: hnswlib records deleted slots in a hash set (a node each, and its
+ * buckets), and a first write allocates the label lock table.
+ */
+export function deleteBytes(info: Pick<SegmentInfo, 'labelLockBytes'>, count: number): number {
+  return 64 * count + 4096 + info.labelLockBytes;
 }
 
 /** To resize to `capacity`: the new blocks while the old ones still exist. */

@@ -41,6 +41,11 @@ export interface SegmentInfo {
   /** Exact native bytes held now (allocator chunk sizes). */
   readonly bytes: number;
   readonly peakBytes: number;
+  /**
+   * Bytes the next add or delete allocates for hnswlib's per-label lock table, which a segment
+   * holds only once written after it was created or loaded; 0 while it holds it.
+   */
+  readonly labelLockBytes: number;
   readonly concurrentSearchesPeak: number;
   readonly closed: boolean;
   /** The bytes by part (an upper-bound estimate from this segment's own counts; `bytes` is exact). */
@@ -74,6 +79,8 @@ export interface ByteEstimate {
   readonly capacityBytes: number;
   readonly elementBytes: number;
   readonly fixedBytes: number;
+  /** hnswlib's per-label lock table, part of fixedBytes: a loaded segment allocates it at its first write. */
+  readonly labelLockBytes: number;
   readonly visitedBytes: number;
   readonly totalBytes: number;
 }

@@ -147,7 +147,10 @@ describe('priorities and TTL', () => {
     const critical = await fill(db, 'crit', 1, { dim: DIM, priority: 'critical' });
     const low = await fill(db, 'low', 2, { dim: DIM, priority: 'low' });
     const high = await fill(db, 'high', 3, { dim: DIM, priority: 'high' });
-    await low.query(randomVectors(1, DIM, 5)); // low is now the most recently used
+    // low is now the most recently used. A write, not a query: soft pressure evicted low a
+    // moment ago, and a reloaded collection lacks hnswlib's label lock table until written,
+    // which would leave it too small for the sizes this test is built on.
+    await low.upsert(['low-0'], randomVectors(1, DIM, 5));
     const order: string[] = [];
     db.on('evicted', (e) => order.push(`${e.collection}:${e.reason}`));
     await fill(db, 'more', 4);
@@ -216,6 +219,36 @@ describe('manual control', () => {
     expect(a.resident || b.resident).toBe(false);
     expect(db.stats().residentBytes).toBe(0);
     expect(db.stats().evictions.manual).toBe(3);
+    await expectBudgetInvariants(db);
+  });
+});
+
+describe("hnswlib's label lock table", () => {
+  const LOCK_TABLE = 40 * 65536; // 65,536 std::mutex of 40 bytes
+
+  it('is not held by a reloaded collection until its first write, whose reservation covers it', async () => {
+    const db = await open({ memoryLimitBytes: '64MB' });
+    const a = await fill(db, 'a', 1);
+    const bytesOf = (): number => db.stats().collections.find((c) => c.name === 'a')?.bytes ?? -1;
+    const written = bytesOf();
+    await a.unload();
+    await a.load();
+    const reloaded = bytesOf();
+    expect(reloaded).toBeLessThan(written - LOCK_TABLE);
+    await expectBudgetInvariants(db);
+
+    // A limit that leaves less than the table free: the first write cannot be admitted (the
+    // collection is in use, so nothing can be evicted for it), and nothing changes.
+    await db.configure({ memoryLimitBytes: db.stats().usedBytes + LOCK_TABLE / 2 });
+    const rejected = await a.add(['x'], randomVectors(1, DIM, 5)).catch((e: unknown) => e);
+    expect(rejected).toBeInstanceOf(BudgetExceededError);
+    expect((rejected as BudgetExceededError).wantedBytes).toBeGreaterThan(LOCK_TABLE);
+    expect(bytesOf()).toBe(reloaded);
+    expect((await a.query(randomVectors(2, DIM, 6), { k: 3 })).length).toBe(2);
+
+    await db.configure({ memoryLimitBytes: '64MB' });
+    await a.add(['x'], randomVectors(1, DIM, 5));
+    expect(bytesOf()).toBeGreaterThan(reloaded + LOCK_TABLE);
     await expectBudgetInvariants(db);
   });
 });

@@ -18,10 +18,13 @@ describe('eviction racing with queries', () => {
     const expected = new Map<string, unknown>();
     for (const [i, n] of names.entries()) {
       const col = await db.createCollection(n, { dim });
-      await col.add(Array.from({ length: 800 }, (_, j) => `${n}-${j}`), randomVectors(800, dim, i));
+      await col.add(Array.from({ length: 5000 }, (_, j) => `${n}-${j}`), randomVectors(5000, dim, i));
       expected.set(n, await col.query(probes, { k: 5, ef: 200 }));
     }
-    // Room for one collection (and search scratch), not two.
+    // Room for one collection (and search scratch), not two, at the size they have when they
+    // are reloaded (smaller than written: no label lock table until a write).
+    await db.unloadAll();
+    for (const n of names) await db.getCollection(n).load();
     await db.configure({ memoryLimitBytes: Math.floor(db.stats().usedBytes * 0.75) });
     let evictions = 0;
     db.on('evicted', () => evictions++);

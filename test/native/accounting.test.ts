@@ -92,6 +92,54 @@ describe('the planning estimate', () => {
 
 });
 
+describe("hnswlib's label lock table", () => {
+  const LOCK_TABLE = 40 * 65536; // 65,536 std::mutex of 40 bytes
+
+  it('is not allocated by a load, only by the first write after it', () => {
+    const path = `${process.env['TMPDIR'] ?? '/tmp'}/shoal-locks-${process.pid}.seg`;
+    const h = nativeSync.createSegment({ dim: 16, space: 'l2', capacity: 1000 });
+    let built = 0;
+    try {
+      // A new segment is about to be written: it keeps the table.
+      expect(native.segmentInfo(h).labelLockBytes).toBe(0);
+      nativeSync.addBatch(h, range(500), randomVectors(500, 16, 3), false);
+      built = native.segmentBytes(h);
+      nativeSync.saveSegment(h, path);
+    } finally {
+      nativeSync.freeSegment(h);
+    }
+
+    const loaded = nativeSync.loadSegment(path);
+    try {
+      const before = native.segmentInfo(loaded);
+      expect(before.labelLockBytes).toBeGreaterThanOrEqual(LOCK_TABLE);
+      expect(before.bytes).toBeLessThan(built - LOCK_TABLE);
+      // Not even for a moment: the load's peak is within the estimate less the table, which is
+      // what the budget reserves for a load (sizes.ts loadBytes).
+      const e = native.estimateBytes({ dim: 16, M: 16, capacity: before.capacity, count: 500 });
+      expect(before.peakBytes).toBeLessThanOrEqual(e.totalBytes - e.labelLockBytes);
+      // A search needs no lock table.
+      const out = nativeSync.searchBatch(loaded, randomVectors(1, 16, 9), 5, 50, null);
+      expect([...out.labels].every((l) => l < 500)).toBe(true);
+      expect(native.segmentInfo(loaded).labelLockBytes).toBe(before.labelLockBytes);
+
+      // The first write (here a delete) allocates it, within what labelLockBytes promised
+      // plus the deleted-slot set; the next write allocates no second one.
+      nativeSync.deleteBatch(loaded, range(1));
+      const after = native.segmentInfo(loaded);
+      expect(after.labelLockBytes).toBe(0);
+      expect(after.bytes - before.bytes).toBeGreaterThanOrEqual(LOCK_TABLE);
+      expect(after.bytes - before.bytes).toBeLessThanOrEqual(before.labelLockBytes + 64 + 4096);
+      nativeSync.deleteBatch(loaded, Uint32Array.of(1));
+      expect(native.segmentBytes(loaded) - after.bytes).toBeLessThan(4096);
+      expect(nativeSync.getVectors(loaded, Uint32Array.of(2)).length).toBe(16);
+    } finally {
+      nativeSync.freeSegment(loaded);
+      rmSync(path, { force: true });
+    }
+  });
+});
+
 describe('the process-wide total', () => {
   it('is the sum of live segments and returns exactly to its start after every free', () => {
     const handles: SegmentHandle[] = [];
