@@ -5,6 +5,7 @@
 #include <nmmintrin.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
 
 namespace shoal {
@@ -190,9 +191,19 @@ bool HasHardwareCrc() {
 
 }  // namespace
 
+// SHOAL_CRC32C_KERNEL=crc32 or =portable caps the kernel below what the CPU has, so tests
+// check every kernel on any machine.
+static bool KernelAllowed(const char* kernel) {
+  const char* cap = std::getenv("SHOAL_CRC32C_KERNEL");
+  if (cap == nullptr) return true;
+  if (std::strcmp(cap, "portable") == 0) return false;
+  if (std::strcmp(cap, "crc32") == 0) return std::strcmp(kernel, "crc32") == 0;
+  return true;  // anything else: what the CPU has
+}
+
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
-  static const bool hardware = HasHardwareCrc();
-  static const bool folding = HasFolding();
+  static const bool hardware = HasHardwareCrc() && KernelAllowed("crc32");
+  static const bool folding = HasFolding() && KernelAllowed("folding");
   const uint8_t* p = static_cast<const uint8_t*>(data);
   crc = ~crc;
   if (folding && size >= 2 * kFoldStepBytes) {

@@ -1,4 +1,5 @@
 // What a segment does: spaces, writes, deletes, filters, growth, persistence, kernels.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,6 +216,28 @@ describe('persistence', () => {
     damaged[damaged.length - 1] = (damaged[damaged.length - 1] as number) ^ 0x10;
     writeFileSync(path, damaged);
     await expect(Segment.load(path)).rejects.toMatchObject({ code: 'SHOAL_CORRUPT' });
+  });
+
+  // This machine may use a faster kernel than the user's: each slower one runs in a child
+  // process (the kernel is chosen once per process), writes and reloads a file, and the
+  // reference checks what it wrote.
+  it.each(['crc32', 'portable'])('checksums with the %s kernel as the reference does, and loads what it wrote', (kernel) => {
+    const path = join(dir, `kernel-${kernel}.seg`);
+    const child = `
+      const binary = process.env.SHOAL_NATIVE_BINARY;
+      const addon = binary ? require(binary) : require('node-gyp-build')(process.cwd());
+      const n = 3000, dim = 128;
+      const h = addon.createSegment({ dim, space: 'l2', capacity: n, M: 8 });
+      const v = new Float32Array(n * dim).map((_, i) => Math.sin(i));
+      addon.addBatch(h, Uint32Array.from({ length: n }, (_, i) => i), v, false);
+      addon.saveSegment(h, process.argv[1]);
+      addon.freeSegment(addon.loadSegment(process.argv[1]));
+    `;
+    const env = { ...process.env, SHOAL_CRC32C_KERNEL: kernel };
+    execFileSync(process.execPath, ['-e', child, path], { env, stdio: 'inherit' });
+    const file = readFileSync(path);
+    expect(file.length).toBeGreaterThan(2 * 768 * 1024); // several lane blocks and read steps
+    expect(file.readUInt32LE(72)).toBe(crc32c(file.subarray(128)));
   });
 
   it('saves and loads an empty segment', async () => {
