@@ -113,7 +113,10 @@ describe("hnswlib's label lock table", () => {
     try {
       const before = native.segmentInfo(loaded);
       expect(before.labelLockBytes).toBeGreaterThanOrEqual(LOCK_TABLE);
-      expect(before.bytes).toBeLessThan(built - LOCK_TABLE);
+      // Smaller than the built one by the table, give or take a few hundred bytes: a label
+      // map reserved at load has other buckets than one grown by inserts, and the table's
+      // chunk is 16 or 4,088 bytes over its size as glibc serves it from the heap or by mmap.
+      expect(before.bytes).toBeLessThan(built - LOCK_TABLE + 4096);
       // Not even for a moment: the load's peak is within the estimate less the table, which is
       // what the budget reserves for a load (sizes.ts loadBytes).
       const e = native.estimateBytes({ dim: 16, M: 16, capacity: before.capacity, count: 500 });
