@@ -189,17 +189,17 @@ bool HasHardwareCrc() {
   return __builtin_cpu_supports("sse4.2");
 }
 
-}  // namespace
-
 // SHOAL_CRC32C_KERNEL=crc32 or =portable caps the kernel below what the CPU has, so tests
 // check every kernel on any machine.
-static bool KernelAllowed(const char* kernel) {
+bool KernelAllowed(const char* kernel) {
   const char* cap = std::getenv("SHOAL_CRC32C_KERNEL");
   if (cap == nullptr) return true;
   if (std::strcmp(cap, "portable") == 0) return false;
   if (std::strcmp(cap, "crc32") == 0) return std::strcmp(kernel, "crc32") == 0;
   return true;  // anything else: what the CPU has
 }
+
+}  // namespace
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   static const bool hardware = HasHardwareCrc() && KernelAllowed("crc32");

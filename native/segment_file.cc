@@ -208,11 +208,10 @@ void ReadPayload(Fd& fd, const std::string& path, void* data, size_t size, uint3
 }
 
 // What the layer-0 scan found: the first damage (reported only once the checksum has
-// matched, so a damaged file is reported as such rather than by its first symptom), the
-// deleted flags seen, and whether a label came twice.
+// matched, so a damaged file is reported as such rather than by its first symptom), and
+// whether a label came twice. Deleted flags are counted by MapLabels, in hnswlib's own counter.
 struct Layer0Scan {
   const char* damage = nullptr;
-  uint64_t deleted = 0;
   bool duplicate_label = false;
 };
 
@@ -235,7 +234,6 @@ void CheckLayer0(const Segment::Index& index, uint64_t first, uint64_t end, uint
     }
     if (index.getExternalLabel(id) >= kNoLabel) damage = "a label is out of range";
     if (damage != nullptr && scan->damage == nullptr) scan->damage = damage;
-    scan->deleted += index.isMarkedDeleted(id) ? 1 : 0;
   }
 }
 
@@ -446,7 +444,7 @@ std::shared_ptr<Segment> LoadSegmentFile(const std::string& path, uint64_t min_c
     }
     if (scan.damage != nullptr) ThrowCorrupt(path, scan.damage);
     if (scan.duplicate_label) ThrowCorrupt(path, "a label appears twice");
-    if (scan.deleted != h.deleted_count) {
+    if (index->num_deleted_ != h.deleted_count) {
       ThrowCorrupt(path, "deleted count does not match the elements");
     }
     CheckUpperLayers(path, *index, h, levels, upper);

@@ -7,17 +7,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { loadDataset } from '../lib/datasets.mjs';
-import { addAll } from '../lib/ingest.mjs';
+import { datasetCollection } from '../lib/ingest.mjs';
 import { Shoal } from '../../dist/index.js';
 
 const [dsName = 'gauss20k', t = '2', s = '2', mode = 'singles', secondsArg = '4', out = `/tmp/shoal-${mode}-t${t}-s${s}`] = process.argv.slice(2);
-const ds = loadDataset(dsName);
-const { dim } = ds;
-const nq = ds.queries.length / dim;
-const db = await Shoal.open({ threads: Number(t) });
-const col = await db.createCollection('c', { dim, shards: Number(s) });
-await addAll(col, ds.base, dim, 2 * Number(t));
+const { ds, dim, nq, db, col } = await datasetCollection(Shoal, dsName, Number(t), Number(s));
 const rows = Array.from({ length: nq }, (_, i) => ds.queries.subarray(i * dim, (i + 1) * dim));
 // Warm up the JIT on the path we profile.
 for (let i = 0; i < 500; i++) await col.query(rows[i % nq], { k: 10, ef: 64 });

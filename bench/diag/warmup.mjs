@@ -3,18 +3,12 @@
  * the merge path), with main-thread busy time per call.
  *   node bench/diag/warmup.mjs <dataset> <threads> <shards> [ef] [calls]
  */
-import { loadDataset } from '../lib/datasets.mjs';
-import { addAll } from '../lib/ingest.mjs';
+import { datasetCollection } from '../lib/ingest.mjs';
 import { gcWatch } from '../lib/gc.mjs';
 import { Shoal } from '../../dist/index.js';
 
 const [dsName = 'gauss20k', t = '2', s = '2', efArg = '16', callsArg = '12'] = process.argv.slice(2);
-const ds = loadDataset(dsName);
-const { dim } = ds;
-const nq = ds.queries.length / dim;
-const db = await Shoal.open({ threads: Number(t) });
-const col = await db.createCollection('c', { dim, shards: Number(s) });
-await addAll(col, ds.base, dim, 2 * Number(t));
+const { ds, nq, db, col } = await datasetCollection(Shoal, dsName, Number(t), Number(s));
 const line = [];
 for (let c = 0; c < Number(callsArg); c++) {
   const e0 = performance.eventLoopUtilization();

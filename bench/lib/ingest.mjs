@@ -1,4 +1,5 @@
 /** Adding a dataset to a shoal collection the way every bench does. */
+import { loadDataset } from './datasets.mjs';
 
 const BATCH = 1000;
 
@@ -18,4 +19,18 @@ export async function addAll(col, base, dim, inFlight) {
     }
   };
   await Promise.all(Array.from({ length: inFlight }, sender));
+}
+
+/**
+ * What the diagnostics start from: dataset `name` loaded, a database with `threads` pool
+ * threads (shoal's `Shoal` class, passed in so callers choose its build), and collection 'c'
+ * of `shards` shards holding the whole base set.
+ */
+export async function datasetCollection(Shoal, name, threads, shards) {
+  const ds = loadDataset(name);
+  const { dim } = ds;
+  const db = await Shoal.open({ threads });
+  const col = await db.createCollection('c', { dim, shards });
+  await addAll(col, ds.base, dim, 2 * threads);
+  return { ds, dim, nq: ds.queries.length / dim, db, col };
 }
