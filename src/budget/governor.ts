@@ -33,7 +33,7 @@ import {
   type Victim,
 } from './policy.js';
 import { allocatorSlackBytes, createBytes, loadBytes, loadCapacity, visitedHeadroom } from './sizes.js';
-import { HYSTERESIS_GAP, LEVELS, nextLevel, type Level } from './thresholds.js';
+import { admissionCeiling, LEVELS, nextLevel, type Level } from './thresholds.js';
 import { Stats } from './stats.js';
 
 /** Budget settings a collection carries. */
@@ -349,14 +349,13 @@ export class Governor {
         throw this.#rejection(bytes, owner.name, `collection ${owner.name} would exceed its quota of ${owner.quotaBytes} bytes`);
       }
     }
-    // At or above hard, or when this admission would take usage there, evict first until it
-    // leaves usage below the hard level: one admission must not jump usage toward emergency.
-    const { hard } = this.#config.thresholds;
+    // At the hard level, or when this admission would reach it, the admission first evicts
+    // until it stays at most at the hard threshold: one admission must not jump usage toward
+    // emergency.
     const projected = (this.ledger.usedBytes + bytes) / this.ledger.limitBytes;
-    const atHard = this.#level === 'hard' || this.#level === 'emergency' || projected >= hard;
+    const ceiling = admissionCeiling(this.#level, projected, this.#config.thresholds);
     if (this.#config.cachePolicy === 'lru') {
       const cfg = { limitBytes: this.ledger.limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
-      const ceiling = atHard ? Math.max(0, hard - HYSTERESIS_GAP) : 1;
       const plan = planAdmission(this.#residents(), this.ledger.usedBytes, bytes, cfg, this.#clock.now(), ceiling);
       if (plan.kind === 'evict') for (const v of plan.victims) await this.#evictVictim(v);
     }

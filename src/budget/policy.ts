@@ -70,8 +70,8 @@ function reasonFor(r: Resident, highestEvictable: Priority, ttlMs: number, nowMs
  *
  * Two depths. A request that does not fit the limit evicts down to the target, so the next
  * ones fit too. A request that fits but would leave usage above `ceilingFraction` of the limit
- * (the governor passes the hard threshold less its hysteresis gap when usage is at or would
- * reach the hard level) evicts only until it stays under that ceiling: at the hard level every
+ * (the governor passes the hard threshold when usage is at or would reach the hard level,
+ * see admissionCeiling) evicts only until it stays under that ceiling: at the hard level every
  * admission makes its own room, and segments that are still wanted are not evicted in a batch
  * only to be loaded again (on a Zipf workload, batch eviction to 0.75 doubled the misses of
  * evicting just enough). A rejection changes nothing.

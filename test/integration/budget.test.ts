@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { BudgetExceededError, InvalidArgumentError, Shoal, type Collection } from '../../src/index.js';
 import { allocatorSlackBytes } from '../../src/budget/sizes.js';
+import { HYSTERESIS_GAP } from '../../src/budget/thresholds.js';
 import { native } from '../../src/native/binding.js';
 import { expectBudgetInvariants } from '../support/budget.js';
 import { randomVectors } from '../support/data.js';
@@ -198,6 +199,44 @@ describe('thresholds', () => {
     expect(levels[0]).toBe('normal->soft');
     expect(low.resident).toBe(false);
     expect(db.stats().evictions.threshold).toBe(1);
+    await expectBudgetInvariants(db);
+  });
+
+  it('a full cache swaps at the hard threshold: each load evicts only until usage is at most hard', async () => {
+    const hard = 0.8;
+    const db = await open({ memoryLimitBytes: '1GB', thresholds: { soft: 0.7, hard, emergency: 0.97 }, evictionTarget: 0.6 });
+    const cols: Collection[] = [];
+    for (let i = 0; i < 80; i++) {
+      const c = await db.createCollection(`s${i}`, { dim: DIM });
+      await c.add(ids(40, `s${i}`), randomVectors(40, DIM, 300 + i));
+      cols.push(c);
+    }
+    await db.unloadAll();
+    await (cols[0] as Collection).load();
+    const one = db.stats().usedBytes; // a reloaded collection (no label lock table) and what it reserves
+    await db.unloadAll();
+    const limit = Math.floor((one * 60) / hard); // hard holds 60 of the 80
+    await db.configure({ memoryLimitBytes: limit });
+    // One collection must be well under the hysteresis gap, or stopping at hard and stopping
+    // at its exit (hard less the gap) could keep the same set.
+    expect(1.4 * one).toBeLessThan(HYSTERESIS_GAP * limit);
+    let evicted = 0;
+    db.on('evicted', () => evicted++);
+    const evictions: number[] = []; // per load
+    for (const c of cols) {
+      const before = evicted;
+      await c.load();
+      evictions.push(evicted - before);
+      expect(db.stats().usedBytes).toBeLessThanOrEqual(hard * limit);
+    }
+    // Usage ends within one collection of hard, above the gap's exit, after one eviction per
+    // load once full (each load needs the room of the one that leaves).
+    const used = db.stats().usedBytes;
+    expect(used).toBeGreaterThan(hard * limit - one);
+    expect(used).toBeGreaterThan((hard - HYSTERESIS_GAP) * limit);
+    expect(Math.max(...evictions)).toBe(1);
+    expect(evictions.reduce((a, b) => a + b, 0)).toBe(80 - cols.filter((c) => c.resident).length);
+    expect(cols.slice(-50).every((c) => c.resident)).toBe(true);
     await expectBudgetInvariants(db);
   });
 });

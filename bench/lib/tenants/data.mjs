@@ -101,3 +101,23 @@ export function topMass(T, s, k) {
   for (let i = 0; i < Math.min(k, T); i++) sum += w[i];
   return sum;
 }
+
+/**
+ * Misses of an LRU cache of `capacity` equal-sized tenants over `measured`, after the run's
+ * warm-up (every tenant touched in index order, then `warm`): what the budget's eviction order
+ * (least recently used, all tenants at one priority) gives when `capacity` tenants fit.
+ */
+export function lruMisses(T, capacity, warm, measured) {
+  const cache = new Map();
+  const touch = (t) => {
+    const hit = cache.delete(t);
+    cache.set(t, true);
+    if (cache.size > capacity) cache.delete(cache.keys().next().value);
+    return hit;
+  };
+  for (let t = 0; t < T; t++) touch(t);
+  for (const t of warm) touch(t);
+  let misses = 0;
+  for (const t of measured) if (!touch(t)) misses++;
+  return misses;
+}

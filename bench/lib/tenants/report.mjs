@@ -1,4 +1,5 @@
 /** Markdown for bench/tenants.mjs. Pure: the parent's collected results in, lines out. */
+import { lruMisses, zipfPlan } from './data.mjs';
 
 const fmt = (x, digits = 0) =>
   x === undefined || x === null || Number.isNaN(x) ? '—' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -8,7 +9,7 @@ const pct = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x)
 /** Goals stated by the issue. */
 export const GOALS = {
   throughputAtFullBudget: 0.95, // 100 % budget: at least 95 % of the unbudgeted throughput
-  reloadVsPageCache: 0.5, // col.load() at least half as fast (MB/s) as readFileSync from the page cache
+  reloadVsPageCache: 0.5, // a segment's reload at least half as fast (MB/s) as readFileSync of its file from the page cache
 };
 
 /** Other processes' average cores above which a run counts as disturbed. */
@@ -25,6 +26,34 @@ function configLine(runs) {
   const c = runs.find((r) => r.limitBytes !== null)?.config;
   if (!c) return 'no limited run';
   return `evictionTarget ${c.evictionTarget}; thresholds soft ${c.thresholds.soft}, hard ${c.thresholds.hard}, emergency ${c.thresholds.emergency}; cachePolicy ${c.cachePolicy}`;
+}
+
+/**
+ * Why the 100 % run cannot reach the goal under the default thresholds, from this run's own
+ * figures: at most the tenants that fit under the hard threshold stay resident; LRU over the
+ * same query sequence then misses `lruMisses` times, and each miss costs a load, at the very
+ * least a read of the segment file from the page cache. Added to the CPU work of the
+ * unbudgeted run, that bounds the ratio a miss path as fast as a read could reach.
+ */
+function fullBudgetModel(out, full, baseline) {
+  const { scenario: sc, size, reload } = out;
+  if (!full || !baseline || !reload || !size || !baseline.cpu) return null;
+  const hard = full.config.thresholds.hard;
+  const capacity = Math.floor((hard * full.limitBytes) / (size.usedBytes / sc.tenants));
+  const warm = zipfPlan(sc.tenants, sc.zipfS, sc.warmup, sc.warmupSeed).tenant;
+  const plan = zipfPlan(sc.tenants, sc.zipfS, sc.queries, sc.planSeed).tenant;
+  const misses = lruMisses(sc.tenants, capacity, warm, plan);
+  const readMs = reload.readSegMsTotal / reload.tenants.length;
+  const workCoreSeconds = baseline.cpu.selfCores * baseline.seconds;
+  const readSeconds = (misses * readMs) / 1000;
+  const loadSeconds = (full.misses * (full.loadMsWindow.mean ?? 0)) / 1000;
+  return {
+    hard, capacity, lruMisses: misses, readMs, workCoreSeconds, readSeconds,
+    ratioAtReadSpeed: workCoreSeconds / (workCoreSeconds + readSeconds),
+    // What one miss may cost, at most, for the goal's ratio.
+    missBudgetMs: misses > 0 ? ((workCoreSeconds * (1 / GOALS.throughputAtFullBudget - 1)) / misses) * 1000 : null,
+    ratioAtMeasuredLoads: workCoreSeconds / (workCoreSeconds + loadSeconds),
+  };
 }
 
 export function report(out) {
@@ -118,6 +147,14 @@ export function report(out) {
       lines.push(`| (same, control runs without the stats() sampler) | ${fmt(a.qps)} / ${fmt(b.qps)} = ${fmt(a.qps / b.qps, 3)}× | ${a.qps / b.qps >= GOALS.throughputAtFullBudget ? 'pass' : '**FAIL**'} |`);
     }
   }
+  const model = fullBudgetModel(out, full, baseline);
+  if (model) {
+    verdicts.fullBudgetModel = model;
+    lines.push(
+      `| (model) the same if every miss cost only a page-cache read of its .seg file | LRU holding the ${model.capacity} tenants that fit under the hard threshold (${fmt(model.hard, 2)}) misses ${fmt(model.lruMisses)} of this sequence's queries; × ${fmt(model.readMs, 2)} ms = ${fmt(model.readSeconds, 2)} core-s on top of the unbudgeted run's ${fmt(model.workCoreSeconds, 2)} core-s → about ${fmt(model.ratioAtReadSpeed, 3)}×; the goal needs a miss to cost under ${fmt(model.missBudgetMs, 2)} ms | ${model.ratioAtReadSpeed >= GOALS.throughputAtFullBudget ? 'within the goal' : 'below the goal'} |`,
+      `| (model) the same with this run's misses and load time | ${fmt(full.misses)} misses × ${fmt(full.loadMsWindow.mean, 2)} ms (mean load in the window) → ${fmt(model.ratioAtMeasuredLoads, 3)}×, measured ${fmt(full.qps / baseline.qps, 3)}× | — |`,
+    );
+  }
   const limited = runs.filter((r) => r.limitBytes !== null && r.sampleMs > 0);
   if (limited.length) {
     const worst = limited.reduce((a, b) => (Math.max(b.peakBytes, b.sampled.maxUsedBytes) / b.limitBytes > Math.max(a.peakBytes, a.sampled.maxUsedBytes) / a.limitBytes ? b : a));
@@ -128,8 +165,13 @@ export function report(out) {
     lines.push(`| (also) real bytes (native + ids) never above the limit | ${realOver.length ? realOver.map((r) => `${r.label}: ${pct(r.sampled.maxRealBytes / r.limitBytes, 2)}`).join(', ') : 'max ' + pct(Math.max(...limited.map((r) => r.sampled.maxRealBytes / r.limitBytes)), 2) + ' of the limit'} | ${realOver.length ? '**FAIL**' : 'pass'} |`);
   }
   if (reload) {
-    verdicts.reloadVsPageCache = { ratio: reload.ratio, pass: reload.ratio >= GOALS.reloadVsPageCache };
-    lines.push(`| reload MB/s ≥ ${GOALS.reloadVsPageCache} × page-cache read MB/s | ${fmt(reload.loadMBps)} / ${fmt(reload.readMBps)} = ${fmt(reload.ratio, 3)}× | ${reload.ratio >= GOALS.reloadVsPageCache ? 'pass' : '**FAIL**'} |`);
+    // The issue's words: "reload speed of a segment at least half the speed of reading its
+    // file". A collection's reload also rebuilds its id table and crosses the pool: both shown.
+    const segment = reload.segLoadMBps / reload.readSegMBps;
+    verdicts.reloadVsPageCache = { ratio: segment, pass: segment >= GOALS.reloadVsPageCache };
+    verdicts.collectionReloadVsPageCache = { ratio: reload.ratio, pass: reload.ratio >= GOALS.reloadVsPageCache };
+    lines.push(`| segment reload MB/s ≥ ${GOALS.reloadVsPageCache} × page-cache read MB/s of its file (Segment.load against readFileSync of the .seg) | ${fmt(reload.segLoadMBps)} / ${fmt(reload.readSegMBps)} = ${fmt(segment, 3)}× | ${segment >= GOALS.reloadVsPageCache ? 'pass' : '**FAIL**'} |`);
+    lines.push(`| (also) collection reload, col.load() against readFileSync of the .seg and .ids files | ${fmt(reload.loadMBps)} / ${fmt(reload.readMBps)} = ${fmt(reload.ratio, 3)}× | ${reload.ratio >= GOALS.reloadVsPageCache ? 'pass' : '**FAIL**'} |`);
   }
   lines.push('');
 

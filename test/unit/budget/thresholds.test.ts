@@ -1,7 +1,7 @@
 // Pressure levels with hysteresis: entered at a threshold, left only HYSTERESIS_GAP below it.
 import { describe, expect, it } from 'vitest';
 
-import { HYSTERESIS_GAP, LEVELS, type Level, nextLevel } from '../../../src/budget/thresholds.js';
+import { admissionCeiling, HYSTERESIS_GAP, LEVELS, type Level, nextLevel } from '../../../src/budget/thresholds.js';
 import type { Thresholds } from '../../../src/config.js';
 import { DEFAULTS } from '../../../src/config.js';
 import { rng } from '../../support/data.js';
@@ -162,5 +162,20 @@ describe('nextLevel', () => {
         previous = level;
       }
     });
+  });
+});
+
+describe('admissionCeiling', () => {
+  it.each(
+    named<{ name: string; level: Level; projected: number; expected: number }>([
+      { name: 'is the whole limit at the normal level, below hard', level: 'normal', projected: 0.5, expected: 1 },
+      { name: 'is the whole limit at the soft level, just below hard', level: 'soft', projected: T.hard - EPS, expected: 1 },
+      { name: 'is the hard threshold when the admission would reach it', level: 'soft', projected: T.hard, expected: T.hard },
+      { name: 'is the hard threshold when the admission would pass the limit', level: 'normal', projected: 1.2, expected: T.hard },
+      { name: 'is the hard threshold at the hard level, even while usage is in the gap below it', level: 'hard', projected: T.hard - GAP / 2, expected: T.hard },
+      { name: 'is the hard threshold at the emergency level', level: 'emergency', projected: 0.1, expected: T.hard },
+    ]),
+  )('%s', (_, { level, projected, expected }) => {
+    expect(admissionCeiling(level, projected, T)).toBe(expected);
   });
 });
