@@ -53,3 +53,9 @@ export type TaskName = keyof Tasks;
 
 /** What a worker posts back: a value, or an error as data. */
 export type Reply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: WireError };
+
+/**
+ * What a worker posts to the main thread once its module, the native addon among its imports,
+ * has loaded: `{ [WORKER_LOADED]: threadId }`. The pool does not terminate a thread before it.
+ */
+export const WORKER_LOADED = 'shoalWorkerLoaded';

@@ -3,10 +3,12 @@
  * calls, which is safe here: this thread exists to wait on them. Errors are returned as data
  * because piscina would clone them into plain Errors without their class or code.
  */
+import { parentPort, threadId } from 'node:worker_threads';
+
 import { toWire } from '../errors.js';
 import { nativeSync } from '../native/binding.js';
 import { readIds } from '../storage/id-file.js';
-import type { Reply, Tasks } from './protocol.js';
+import { WORKER_LOADED, type Reply, type Tasks } from './protocol.js';
 
 function reply<T>(work: () => T): Reply<T> {
   try {
@@ -45,3 +47,7 @@ export const search: Handler<'search'> = (t) =>
     const distances = new Float32Array(t.outDistances, t.from * t.k * 4, t.count * t.k);
     nativeSync.searchBatchInto(t.handle, queries, t.k, t.ef, t.allow, null, labels, distances);
   });
+
+// Last, so every import above has loaded: the pool may terminate this thread from now on
+// (see Pool.close).
+parentPort?.postMessage({ [WORKER_LOADED]: threadId });
