@@ -23,7 +23,7 @@ export {
   type ResidentShare,
 } from './errors.js';
 export { Shoal, type ShoalOptions, type ShoalEvents, type ReconfiguredEvent, type RecoveryReport } from './shoal.js';
-export type { ShoalStats, CollectionStats } from './shoal-stats.js';
+export type { ShoalStats, CollectionStats, ShardStats } from './coordinator/stats.js';
 export { Collection, type CollectionOptions, type QueryOptions, type QueryResult, type GetResult } from './collection.js';
 export type { BudgetOptions, CachePolicy, Config, Thresholds } from './config.js';
 export type { Priority, EvictionReason } from './budget/policy.js';

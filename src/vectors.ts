@@ -126,3 +126,26 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return String(value);
 }
+
+/**
+ * Cosine space stores unit vectors: the native core scales each row by 1/|v| in float32. A row
+ * of zeros has no direction, and one so small that 1/|v| overflows float32 (denormals such as
+ * [1e-45, 0, 0]) would be stored as infinities and NaN; both are refused.
+ */
+export function checkNormalizable(flat: Float32Array, dim: number, name: string): void {
+  for (let row = 0; row < flat.length / dim; row++) {
+    let sum = 0;
+    for (let j = row * dim; j < (row + 1) * dim; j++) sum += (flat[j] as number) * (flat[j] as number);
+    if (sum === 0) throw new InvalidVectorError(`${name}[${row}]: cosine space needs a nonzero vector, got all zeros`, { row });
+    if (!Number.isFinite(Math.fround(1 / Math.sqrt(sum)))) {
+      throw new InvalidVectorError(
+        `${name}[${row}]: cosine space needs a vector whose length (${Math.sqrt(sum)}) can be normalised in float32; expected a length of at least ${minNormalizableLength()}`,
+        { row },
+      );
+    }
+  }
+}
+
+function minNormalizableLength(): number {
+  return 1 / 3.4028234663852886e38;
+}

@@ -1,57 +1,63 @@
 /**
- * The governor: the only place that acts on budget decisions. It loads shards when calls need
- * them (after reserving their bytes), evicts shards (flushing unsaved writes first), runs TTL
- * and threshold checks, applies reconfiguration, and keeps the statistics. Every decision
- * comes from the pure functions in policy.ts and thresholds.ts; every byte goes through the
- * ledger. Decisions that allocate or evict run one at a time (#turn), so two admissions never
- * plan with the same free bytes.
+ * The governor: the memory budget's bookkeeper and decider. It keeps the ledger (every byte
+ * resident or reserved), the threshold level, the counters, and the one queue in which budget
+ * decisions run (#turn), so two admissions never plan with the same free bytes. What to evict,
+ * when to wait and when to refuse come from the pure functions in policy.ts and thresholds.ts;
+ * the governor carries the plans out through an Evictor (the shard store, or a fake in tests).
+ * It never touches a shard, a file, the pool or the addon.
+ *
+ * Lock order (docs/internals.md, "Lock order"): a budget turn may call Evictor.evict, which
+ * never waits for a call, a write turn or the budget turn; so nothing that waits inside a turn
+ * can wait for the turn. Waiting for busy shards (an admission wait) happens outside the turn.
  *
  * Invariant: ledger.usedBytes <= limit at every await point.
- *
- * Its size (about 650 lines) is one state machine: admission, loading, eviction, quarantine,
- * warm loads, thresholds and TTL all change the same ledger and shard states in the same turn
- * discipline. The decisions themselves live in policy.ts, thresholds.ts and sizes.ts.
  */
-import { BudgetExceededError, CorruptionError, type ResidentShare } from '../errors.js';
 import type { Config } from '../config.js';
-import { native } from '../native/binding.js';
-import type { Shard, ShardContext } from '../shard.js';
-import { INITIAL_CAPACITY, removeGeneration } from '../shard.js';
-import { readIdsSummary } from '../storage/id-file.js';
-import { idsPath, segmentPath } from '../storage/layout.js';
-import { moveAside } from '../storage/wal.js';
+import { BudgetExceededError, type ResidentShare } from '../errors.js';
 import type { Clock } from './clock.js';
 import { Ledger, type Reservation } from './ledger.js';
 import {
   planAdmission,
+  planAdmissionWait,
   planEmergencyEviction,
   planExpiry,
   planSoftEviction,
   type EvictionReason,
+  type Holder,
+  type PolicyConfig,
   type Priority,
   type Resident,
   type Victim,
 } from './policy.js';
-import { allocatorSlackBytes, createBytes, loadBytes, loadCapacity, visitedHeadroom } from './sizes.js';
-import { admissionCeiling, LEVELS, nextLevel, type Level } from './thresholds.js';
 import { Stats } from './stats.js';
+import { admissionCeiling, LEVELS, nextLevel, type Level } from './thresholds.js';
 
-/** Budget settings a collection carries. */
-export interface BudgetOwner {
-  readonly name: string;
-  priority: Priority;
-  pinned: boolean;
-  /** Most bytes this collection's resident shards may hold; 0: no quota. */
-  quotaBytes: number;
-  /** Marks the collection unusable: its files are damaged. */
-  fail(error: CorruptionError): void;
+/** One shard as the budget sees it. */
+export interface ShardView {
+  readonly key: string;
+  readonly collection: string;
+  readonly priority: Priority;
+  readonly pinned: boolean;
+  readonly lastUsedMs: number;
+  readonly resident: boolean;
+  /** In use, or between states: it cannot be evicted now. */
+  readonly busy: boolean;
+  readonly users: number;
+  readonly stalled: number;
+  /** Being unloaded or evicted: its bytes are about to be freed. */
+  readonly leaving: boolean;
 }
 
-export interface ShardEntry {
-  readonly key: string;
-  readonly shard: Shard;
-  readonly context: ShardContext;
-  readonly owner: BudgetOwner;
+/** What the governor needs from whoever owns the shards. */
+export interface Evictor {
+  shards(): Iterable<ShardView>;
+  /**
+   * Flushes and frees the shard if it is resident and idle at the moment of the call; returns
+   * whether it did. Must never wait for a call, a write turn or the budget turn.
+   */
+  evict(key: string, reason: EvictionReason): Promise<boolean>;
+  /** Resolves once one of these shards has no users, or is gone. */
+  released(keys: readonly string[]): Promise<void>;
 }
 
 export interface LoadedEvent { readonly collection: string; readonly shard: number; readonly bytes: number; readonly loadMs: number }
@@ -68,40 +74,37 @@ export interface GovernorEvents {
 
 export type Emit = <K extends keyof GovernorEvents>(event: K, payload: GovernorEvents[K]) => void;
 
-/** A load admitted in turn: its reservation, and how to report its end to other waiters. */
-interface Admitted {
-  readonly reservation: Reservation;
-  readonly fileBytes: number;
-  readonly capacity: number | undefined;
-  readonly done: (err: unknown) => void;
-}
-
 /** What a reservation is for: loads and growth are refused above the emergency threshold. */
 export type ReservationKind = 'load' | 'growth' | 'transient';
+
+export interface AdmissionRequest {
+  readonly bytes: number;
+  readonly kind: ReservationKind;
+  readonly collection: { readonly name: string; readonly quotaBytes: number } | null;
+  readonly label: string;
+  /**
+   * For a load that may wait for busy shards: the shards the calling operation itself holds
+   * (never waited for) and how to mark them as held by a waiting call meanwhile.
+   */
+  readonly wait?: { readonly own: ReadonlySet<string>; readonly stall: (waiting: boolean) => void };
+}
 
 export class Governor {
   #config: Config;
   #clock: Clock;
   #emit: Emit;
-  #persist: () => Promise<void>;
+  #evictor: Evictor | null = null;
   readonly ledger: Ledger;
   readonly stats = new Stats();
-  #entries = new Map<string, ShardEntry>();
   #headroom = new Map<string, Reservation>();
   #level: Level = 'normal';
   #turn: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
   #relieving = false;
-  /** Loads that calls are waiting for, and who waits for them to finish (warm start). */
-  #foregroundLoads = 0;
-  #foregroundDone: (() => void)[] = [];
-  /** Native bytes last reported to V8 as external memory, and each resident shard's share. */
-  #reportedExternal = 0;
-  #nativeResident = new Map<string, number>();
-  #nativeResidentTotal = 0;
+  /** Admissions waiting for memory: woken whenever accounted bytes go down. */
+  #freedWaiters: (() => void)[] = [];
 
-  /** `persist` writes the manifest: an eviction that flushed a shard commits through it. */
-  constructor(config: Config, clock: Clock, emit: Emit, persist: () => Promise<void>) {
+  constructor(config: Config, clock: Clock, emit: Emit) {
     this.#config = config;
     this.#clock = clock;
     // A listener that throws must not break the budget's bookkeeping mid-step.
@@ -112,9 +115,12 @@ export class Governor {
         process.emitWarning(`shoal: a '${event}' listener threw: ${(err as Error).message}`, 'ShoalListenerWarning');
       }
     };
-    this.#persist = persist;
     this.ledger = new Ledger(config.memoryLimitBytes);
-    native.setAllocatorSlack(allocatorSlackBytes(config.memoryLimitBytes));
+  }
+
+  /** Connects the shard owner and starts the maintenance timer. */
+  attach(evictor: Evictor): void {
+    this.#evictor = evictor;
     this.#startTimer();
   }
 
@@ -126,132 +132,66 @@ export class Governor {
     return this.#level;
   }
 
-  register(entry: ShardEntry): void {
-    this.#entries.set(entry.key, entry);
-  }
-
-  /** Forgets a shard the caller has already released (its bytes leave the ledger). */
-  unregister(key: string): void {
-    this.#entries.delete(key);
-    this.#dropHeadroom(key);
-    this.#setNative(key, 0);
-    this.ledger.settle(key, 0);
-    this.#checkLevel();
-  }
-
-  entries(): IterableIterator<ShardEntry> {
-    return this.#entries.values();
-  }
-
-  entry(key: string): ShardEntry | undefined {
-    return this.#entries.get(key);
+  emit<K extends keyof GovernorEvents>(event: K, payload: GovernorEvents[K]): void {
+    this.#emit(event, payload);
   }
 
   /**
-   * Runs `body` with every shard in `entries` resident and marked in use (so none is evicted
-   * meanwhile). Loads what is not resident, after reserving its bytes.
-   * @throws {BudgetExceededError} when a shard cannot be made resident.
+   * Reserves `bytes` for an allocation about to happen, evicting idle shards as the policy
+   * allows. A load with `wait` set may wait (up to admissionWaitMs) for shards other calls are
+   * using. @throws {BudgetExceededError}
    */
-  async use<T>(entries: readonly ShardEntry[], body: () => Promise<T>): Promise<T> {
-    const entered: ShardEntry[] = [];
-    try {
-      for (const entry of entries) {
-        while (entry.shard.evicting !== null) await entry.shard.evicting;
-        entry.shard.enter();
-        entered.push(entry);
-        if (entry.shard.resident) this.stats.hits++;
-        else {
-          this.stats.misses++;
-          await this.#loadWaiting(entry, entered);
+  async admit(request: AdmissionRequest): Promise<Reservation> {
+    // Query scratch and the like: short-lived and always allowed; if it fits, no need to queue.
+    if (request.kind === 'transient' && this.ledger.fits(request.bytes)) return this.#reserveNow(request.bytes, request.label);
+    const deadline = this.#clock.now() + this.#config.admissionWaitMs;
+    for (;;) {
+      // Taken before the attempt, so bytes freed between a refusal and the wait still wake it.
+      const freed = request.wait === undefined ? null : this.#nextFree();
+      try {
+        return await this.#inTurn(async () => this.#admit(request));
+      } catch (err) {
+        if (!(err instanceof BudgetExceededError)) throw err;
+        const plan = request.wait === undefined ? ({ kind: 'reject' } as const) : this.#planWait(request, err.wantedBytes, deadline);
+        if (plan.kind === 'reject') throw this.#report(err);
+        this.stats.admissionWaits++;
+        request.wait?.stall(true);
+        try {
+          await this.#waitFor(plan.forKeys, freed as Promise<void>, plan.untilMs);
+        } finally {
+          request.wait?.stall(false);
         }
       }
-      return await body();
-    } finally {
-      const now = this.#clock.now();
-      for (const entry of entered) entry.shard.leave(now);
     }
   }
 
-  /**
-   * Reserves `bytes` for an allocation a call in progress is about to make, evicting other
-   * shards if needed. @throws {BudgetExceededError}
-   */
-  async reserve(bytes: number, kind: ReservationKind, owner: BudgetOwner | null, label: string): Promise<Reservation> {
-    // Query scratch and the like: short-lived and always allowed; if it fits, no need to queue.
-    if (kind === 'transient' && this.ledger.fits(bytes)) return this.#reserveNow(bytes, label);
-    return this.#inTurn(async () => this.#admit(bytes, kind, owner, label)).catch((err: unknown) => {
-      throw err instanceof BudgetExceededError ? this.#report(err) : err;
-    });
+  /** Warm start: reserves `bytes` only if they fit without evicting anything at the normal level. */
+  tryReserve(bytes: number, label: string): Promise<Reservation | null> {
+    return this.#inTurn(async () => (this.#level === 'normal' && this.ledger.fits(bytes) ? this.#reserveNow(bytes, label) : null));
   }
 
   release(r: Reservation): void {
     this.ledger.release(r);
-    this.#checkLevel();
-  }
-
-  /** Records a resident shard's exact bytes after an operation, releasing the reservation that covered it. */
-  settle(entry: ShardEntry, r?: Reservation): void {
-    this.#dropHeadroom(entry.key);
-    this.#setNative(entry.key, entry.shard.resident ? native.segmentBytes(entry.shard.handle) : 0);
-    this.ledger.settle(entry.key, this.#exactBytes(entry), r);
-    this.#keepHeadroom(entry);
-    this.#checkLevel();
+    this.#changed(true);
   }
 
   /**
-   * Warm start: loads `entry` only if it fits without evicting anything and nothing else is
-   * waiting for the budget. Returns whether it loaded.
+   * Records a shard's exact bytes (0: gone) and the visited-list headroom it may still
+   * allocate, releasing the reservation that covered the change.
    */
-  async warm(entry: ShardEntry): Promise<'loaded' | 'skipped' | 'full'> {
-    const { context, shard } = entry;
-    // Decided in turn (the bytes are reserved there), loaded outside it, so no call waits for
-    // a warm-up load except one that needs this very shard.
-    let fileBytes = 0;
-    let capacity: number | undefined;
-    const r = await this.#inTurn(async (): Promise<Reservation | 'loaded' | 'skipped' | 'full'> => {
-      if (shard.resident || shard.loading !== null) return 'loaded';
-      if (shard.generation === 0) return 'skipped';
-      if (this.#level !== 'normal') return 'full';
-      let bytes: number;
-      try {
-        const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
-        const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
-        bytes = loadBytes(summary, ids, this.#config.threads);
-        fileBytes = summary.fileBytes;
-        capacity = loadCapacity(summary.count + summary.deletedCount);
-      } catch (err) {
-        if (err instanceof CorruptionError) this.#quarantine(entry, err);
-        return 'skipped';
-      }
-      if (!this.ledger.fits(bytes)) return 'full';
-      shard.enter();
-      return this.#reserveNow(bytes, `warm ${entry.key}`);
-    });
-    if (typeof r === 'string') return r;
-    const started = performance.now();
-    shard.loading = shard.load(context, capacity);
-    try {
-      await shard.loading;
-      this.settle(entry, r);
-      this.stats.recordLoad(performance.now() - started, fileBytes);
-      this.#emit('loaded', { collection: entry.owner.name, shard: shard.index, bytes: this.ledger.residentOf(entry.key), loadMs: performance.now() - started });
-      return 'loaded';
-    } catch (err) {
-      this.release(r);
-      if (err instanceof CorruptionError) this.#quarantine(entry, err);
-      return 'skipped';
-    } finally {
-      shard.loading = null;
-      shard.leave(this.#clock.now());
-    }
+  settle(key: string, bytes: number, headroomBytes: number, r?: Reservation): void {
+    const before = this.ledger.usedBytes;
+    this.#dropHeadroom(key);
+    this.ledger.settle(key, bytes, r);
+    // The load or growth reserved this already (its estimate assumes `threads` searchers), so
+    // it fits; if it ever does not, the ledger counts an overshoot.
+    if (bytes > 0 && headroomBytes > 0) this.#headroom.set(key, this.ledger.reserve(headroomBytes, `visited lists ${key}`, true));
+    this.#changed(this.ledger.usedBytes < before);
   }
 
-  /** Unloads a shard: waits for calls using it, flushes unsaved writes, frees it. Idempotent. */
-  async unload(entry: ShardEntry, reason: EvictionReason): Promise<void> {
-    while (entry.shard.evicting !== null) await entry.shard.evicting;
-    if (!entry.shard.resident) return;
-    await entry.shard.drain();
-    await this.#inTurn(() => this.#evict(entry, reason));
+  /** Bytes a shard holds, its headroom included. */
+  heldBy(key: string): number {
+    return this.ledger.residentOf(key) + (this.#headroom.get(key)?.bytes ?? 0);
   }
 
   /** Runs the TTL sweep and threshold relief now (the timer calls this every maintenanceIntervalMs). */
@@ -263,7 +203,7 @@ export class Governor {
     });
   }
 
-  /** Applies a new configuration; shrinking the limit evicts first. @throws {BudgetExceededError} (nothing changed). */
+  /** Applies a new configuration; shrinking the limit evicts first. @throws {BudgetExceededError} (the limit is unchanged). */
   configure(next: Config): Promise<void> {
     return this.#inTurn(async () => {
       if (next.memoryLimitBytes < this.ledger.usedBytes) {
@@ -276,36 +216,31 @@ export class Governor {
         }
       }
       this.ledger.setLimit(next.memoryLimitBytes);
-      native.setAllocatorSlack(allocatorSlackBytes(next.memoryLimitBytes));
       this.#config = next;
       this.#startTimer();
-      this.#checkLevel();
+      this.#changed(true);
     });
   }
 
   /** Bytes held per collection, for errors and stats. */
   breakdown(): ResidentShare[] {
     const shares = new Map<string, ResidentShare>();
-    for (const entry of this.#entries.values()) {
-      const bytes = this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0);
-      const prior = shares.get(entry.owner.name);
-      shares.set(entry.owner.name, {
-        collection: entry.owner.name,
-        bytes: (prior?.bytes ?? 0) + bytes,
-        pinned: entry.owner.pinned,
-        priority: entry.owner.priority,
-      });
+    for (const s of this.#shards()) {
+      const bytes = this.heldBy(s.key);
+      if (bytes === 0) continue;
+      const prior = shares.get(s.collection);
+      shares.set(s.collection, { collection: s.collection, bytes: (prior?.bytes ?? 0) + bytes, pinned: s.pinned, priority: s.priority });
     }
-    return [...shares.values()].filter((s) => s.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+    return [...shares.values()].sort((a, b) => b.bytes - a.bytes);
   }
 
   pinnedBytes(): number {
     let sum = 0;
-    for (const entry of this.#entries.values()) if (entry.owner.pinned) sum += this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0);
+    for (const s of this.#shards()) if (s.pinned) sum += this.heldBy(s.key);
     return sum;
   }
 
-  /** Resolves once queued budget work (threshold relief, evictions, loads) has finished. */
+  /** Resolves once queued budget work (threshold relief, evictions, admissions) has finished. */
   async idle(): Promise<void> {
     for (;;) {
       const turn = this.#turn;
@@ -319,11 +254,6 @@ export class Governor {
     this.#timer = null;
   }
 
-  /** Bytes currently reported to V8 as external memory. */
-  get reportedExternalBytes(): number {
-    return this.#reportedExternal;
-  }
-
   // ---- internals --------------------------------------------------------------------------
 
   #inTurn<T>(work: () => Promise<T>): Promise<T> {
@@ -332,21 +262,31 @@ export class Governor {
     return run;
   }
 
+  #shards(): Iterable<ShardView> {
+    return this.#evictor?.shards() ?? [];
+  }
+
+  #policy(limitBytes = this.ledger.limitBytes): PolicyConfig {
+    return { limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
+  }
+
   #reserveNow(bytes: number, label: string): Reservation {
     const r = this.ledger.reserve(bytes, label);
-    this.#checkLevel();
+    this.#changed(false);
     return r;
   }
 
-  /** Makes room for `bytes` (evicting as the policy allows) and reserves it. Runs in turn. */
-  async #admit(bytes: number, kind: ReservationKind, owner: BudgetOwner | null, label: string): Promise<Reservation> {
+  /** Makes room for the request (evicting as the policy allows) and reserves it. Runs in turn. */
+  async #admit(request: AdmissionRequest): Promise<Reservation> {
+    const { bytes, kind, collection, label } = request;
+    const name = collection?.name ?? null;
     if (this.#level === 'emergency' && kind !== 'transient') {
-      throw this.#rejection(bytes, owner?.name ?? null, 'memory is above the emergency threshold: new loads and growth are refused');
+      throw this.#rejection(bytes, name, 'memory is above the emergency threshold: new loads and growth are refused');
     }
-    if (owner !== null && owner.quotaBytes > 0) {
-      const held = this.breakdown().find((s) => s.collection === owner.name)?.bytes ?? 0;
-      if (held + bytes > owner.quotaBytes) {
-        throw this.#rejection(bytes, owner.name, `collection ${owner.name} would exceed its quota of ${owner.quotaBytes} bytes`);
+    if (collection !== null && collection.quotaBytes > 0) {
+      const held = this.breakdown().find((s) => s.collection === collection.name)?.bytes ?? 0;
+      if (held + bytes > collection.quotaBytes) {
+        throw this.#rejection(bytes, name, `collection ${collection.name} would exceed its quota of ${collection.quotaBytes} bytes`);
       }
     }
     // At the hard level, or when this admission would reach it, the admission first evicts
@@ -355,174 +295,49 @@ export class Governor {
     const projected = (this.ledger.usedBytes + bytes) / this.ledger.limitBytes;
     const ceiling = admissionCeiling(this.#level, projected, this.#config.thresholds);
     if (this.#config.cachePolicy === 'lru') {
-      const cfg = { limitBytes: this.ledger.limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
-      const plan = planAdmission(this.#residents(), this.ledger.usedBytes, bytes, cfg, this.#clock.now(), ceiling);
+      const plan = planAdmission(this.#residents(), this.ledger.usedBytes, bytes, this.#policy(), this.#clock.now(), ceiling);
       if (plan.kind === 'evict') for (const v of plan.victims) await this.#evictVictim(v);
     }
-    if (!this.ledger.fits(bytes)) throw this.#rejection(bytes, owner?.name ?? null, 'not enough memory can be evicted');
+    if (!this.ledger.fits(bytes)) throw this.#rejection(bytes, name, 'not enough memory can be evicted');
     return this.#reserveNow(bytes, label);
   }
 
-  /**
-   * Loads `entry`; when room could be made only by evicting shards other calls are using,
-   * waits (up to admissionWaitMs) for one of them to be released, then tries again. Shards
-   * this call itself holds (`held`) are never waited for: that would wait forever.
-   */
-  async #loadWaiting(entry: ShardEntry, held: readonly ShardEntry[]): Promise<void> {
-    this.#foregroundLoads++;
+  /** After a refused load: which busy shards to wait for, if evicting them could make room. */
+  #planWait(request: AdmissionRequest, wantedBytes: number, deadline: number) {
+    const own = request.wait?.own ?? new Set<string>();
+    const holders: Holder[] = [];
+    let leaving = false;
+    const residents = this.#residents().map((r) => (r.busy && !own.has(r.key) ? { ...r, busy: false } : r));
+    for (const s of this.#shards()) {
+      if (s.resident && s.users > 0) holders.push(s);
+      leaving ||= s.leaving;
+    }
+    const couldFit =
+      this.#config.cachePolicy === 'lru' && planAdmission(residents, this.ledger.usedBytes, wantedBytes, this.#policy(), this.#clock.now()).kind !== 'reject';
+    return planAdmissionWait(holders, own, couldFit, leaving, this.#clock.now(), deadline);
+  }
+
+  /** Waits until a shard in `keys` is released, accounted bytes go down, or `untilMs`. */
+  async #waitFor(keys: readonly string[], freed: Promise<void>, untilMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#loadWaitingNow(entry, held);
+      await Promise.race([
+        (this.#evictor as Evictor).released(keys),
+        freed,
+        new Promise<void>((done) => (timer = setTimeout(done, Math.max(0, untilMs - this.#clock.now())))),
+      ]);
     } finally {
-      if (--this.#foregroundLoads === 0) for (const done of this.#foregroundDone.splice(0)) done();
+      clearTimeout(timer);
     }
   }
 
-  /** Resolves when no call is waiting for a load (warm start yields to them). */
-  foregroundLoadsDone(): Promise<void> {
-    if (this.#foregroundLoads === 0) return Promise.resolve();
-    return new Promise((done) => this.#foregroundDone.push(done));
-  }
-
-  async #loadWaitingNow(entry: ShardEntry, held: readonly ShardEntry[]): Promise<void> {
-    const { shard, context } = entry;
-    const deadline = performance.now() + this.#config.admissionWaitMs;
-    for (;;) {
-      if (shard.loading !== null) await shard.loading.catch(() => undefined); // another call's load
-      if (shard.resident) return;
-      let admitted: Admitted | null;
-      try {
-        admitted = await this.#inTurn(() => this.#admitLoad(entry));
-      } catch (err) {
-        if (err instanceof CorruptionError) throw this.#quarantine(entry, err);
-        if (!(err instanceof BudgetExceededError)) throw err;
-        const blockers = this.#busyBlockers(err.wantedBytes, held);
-        const left = deadline - performance.now();
-        if (blockers.length === 0 || left <= 0) throw this.#report(err);
-        this.stats.admissionWaits++;
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          ...blockers.map((b) => b.shard.drain()),
-          new Promise<void>((done) => (timer = setTimeout(done, left))),
-        ]);
-        clearTimeout(timer);
-        continue;
-      }
-      if (admitted === null) continue;
-      // The bytes are reserved: the load itself runs outside the turn, beside other loads.
-      const started = performance.now();
-      try {
-        await shard.load(context, admitted.capacity);
-      } catch (err) {
-        this.release(admitted.reservation);
-        admitted.done(err);
-        throw err instanceof CorruptionError ? this.#quarantine(entry, err) : err;
-      }
-      const loadMs = performance.now() - started;
-      this.settle(entry, admitted.reservation);
-      shard.lastUsedMs = this.#clock.now();
-      admitted.done(null);
-      if (admitted.fileBytes > 0) this.stats.recordLoad(loadMs, admitted.fileBytes);
-      this.#emit('loaded', { collection: entry.owner.name, shard: shard.index, bytes: this.ledger.residentOf(entry.key), loadMs });
-      return;
-    }
-  }
-
-  /**
-   * In turn: reserves what loading (or creating) `entry` will allocate, evicting as the policy
-   * allows, and marks the shard as loading so no other call loads it too. Null if it became
-   * resident or began loading meanwhile.
-   */
-  async #admitLoad(entry: ShardEntry): Promise<Admitted | null> {
-    const { shard, context } = entry;
-    if (shard.resident || shard.loading !== null) return null;
-    const threads = this.#config.threads;
-    let bytes: number;
-    let fileBytes = 0;
-    let capacity: number | undefined;
-    if (shard.generation === 0) {
-      bytes = createBytes(context.spec.dim, context.spec.M ?? 16, INITIAL_CAPACITY, threads);
-    } else {
-      const summary = native.readSegmentFile(segmentPath(context.root, context.collection, shard.index, shard.generation));
-      const ids = readIdsSummary(idsPath(context.root, context.collection, shard.index, shard.generation));
-      bytes = loadBytes(summary, ids, threads);
-      fileBytes = summary.fileBytes;
-      capacity = loadCapacity(summary.count + summary.deletedCount);
-    }
-    const reservation = await this.#admit(bytes, 'load', entry.owner, `load ${entry.key}`);
-    let done!: (err: unknown) => void;
-    shard.loading = new Promise<void>((resolve, reject) => {
-      done = (err) => {
-        shard.loading = null;
-        if (err === null) resolve();
-        else reject(err);
-      };
-    });
-    shard.loading.catch(() => undefined); // waiters handle it; never an unhandled rejection
-    return { reservation, fileBytes, capacity, done };
-  }
-
-  /** Resident shards that other calls are using, when evicting them would make room for `wantedBytes`. */
-  #busyBlockers(wantedBytes: number, held: readonly ShardEntry[]): ShardEntry[] {
-    const mine = new Set(held.map((e) => e.key));
-    const residents = this.#residents().map((r) => (r.busy && !mine.has(r.key) ? { ...r, busy: false } : r));
-    const cfg = { limitBytes: this.ledger.limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
-    if (this.#config.cachePolicy === 'none' || planAdmission(residents, this.ledger.usedBytes, wantedBytes, cfg, this.#clock.now()).kind === 'reject') return [];
-    return [...this.#entries.values()].filter(
-      (e) => e.shard.resident && e.shard.users > 0 && !mine.has(e.key) && !e.owner.pinned && e.owner.priority !== 'critical',
-    );
-  }
-
-  /**
-   * A shard's files are damaged: move them aside (never delete them), fail its collection with
-   * an error naming the file and the damage, and let every other collection go on.
-   */
-  #quarantine(entry: ShardEntry, err: CorruptionError): CorruptionError {
-    const { context, shard } = entry;
-    const files = [segmentPath(context.root, context.collection, shard.index, shard.generation), idsPath(context.root, context.collection, shard.index, shard.generation)];
-    const kept = files.map((f) => moveAside(f));
-    const failure = new CorruptionError(
-      `collection ${JSON.stringify(entry.owner.name)} cannot be loaded: ${err.message}. ` +
-        `Its files were moved aside as ${kept.join(' and ')}; delete the collection to go on without it.`,
-      { ...err.details, collection: entry.owner.name, file: files[0] as string, keptAs: kept.join(',') },
-      err.code,
-    );
-    entry.owner.fail(failure);
-    this.#persist().catch(() => undefined); // the manifest remembers the failure across restarts
-    return failure;
+  #nextFree(): Promise<void> {
+    return new Promise((done) => this.#freedWaiters.push(done));
   }
 
   /** Evicts a planned victim if it is still resident and idle (it may have been taken meanwhile). */
   async #evictVictim(v: Victim): Promise<void> {
-    const entry = this.#entries.get(v.key);
-    if (entry === undefined || !entry.shard.resident || entry.shard.users > 0) return;
-    await this.#evict(entry, v.reason);
-  }
-
-  /** Flushes (if dirty) and frees an idle resident shard. Runs in turn. */
-  async #evict(entry: ShardEntry, reason: EvictionReason): Promise<void> {
-    const { shard, context } = entry;
-    if (!shard.resident) return;
-    let finish!: () => void;
-    shard.evicting = new Promise((done) => (finish = done));
-    try {
-      const bytes = this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0);
-      const flushed = shard.dirty;
-      const previous = await shard.exclusive(() => shard.save(context));
-      if (flushed) {
-        await this.#persist();
-        removeGeneration(context, shard.index, previous);
-      }
-      await shard.release(context);
-      this.#dropHeadroom(entry.key);
-      this.#setNative(entry.key, 0);
-      this.ledger.settle(entry.key, 0);
-      this.stats.recordEviction(reason, entry.owner.name, shard.index, bytes, flushed, this.#clock.now());
-      this.#emit('evicted', { collection: entry.owner.name, shard: shard.index, bytes, reason, flushed });
-      this.#checkLevel();
-    } finally {
-      shard.evicting = null;
-      finish();
-    }
+    await (this.#evictor as Evictor).evict(v.key, v.reason);
   }
 
   /**
@@ -530,18 +345,17 @@ export class Governor {
    * critical. Shards in use are skipped; a later maintain() evicts them once idle.
    */
   async #relieve(): Promise<void> {
-    const limitBytes = this.ledger.limitBytes;
-    const cfg = { limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
     if (this.#config.cachePolicy === 'none') return;
     if (this.#level === 'emergency') {
       for (const v of planEmergencyEviction(this.#residents())) await this.#evictVictim(v);
     } else if (this.#level !== 'normal') {
-      for (const v of planSoftEviction(this.#residents(), this.ledger.usedBytes, cfg, this.#clock.now())) await this.#evictVictim(v);
+      for (const v of planSoftEviction(this.#residents(), this.ledger.usedBytes, this.#policy(), this.#clock.now())) await this.#evictVictim(v);
     }
   }
 
-  #checkLevel(): void {
-    this.#reportExternal();
+  /** After the ledger changed: wake waiting admissions if bytes went down, and re-check the level. */
+  #changed(freed: boolean): void {
+    if (freed) for (const done of this.#freedWaiters.splice(0)) done();
     const limit = this.ledger.limitBytes;
     const level = nextLevel(this.#level, limit > 0 ? this.ledger.usedBytes / limit : 1, this.#config.thresholds);
     if (level === this.#level) return;
@@ -559,55 +373,13 @@ export class Governor {
     }
   }
 
-  /**
-   * Keeps V8's count of external memory in step with the resident native bytes (segments only:
-   * id tables are typed arrays, which V8 counts already).
-   */
-  #reportExternal(): void {
-    const delta = this.#nativeResidentTotal - this.#reportedExternal;
-    if (delta === 0) return;
-    native.adjustExternalMemory(delta);
-    this.#reportedExternal += delta;
-  }
-
-  /** Records a shard's native (segment) bytes, keeping their running total. */
-  #setNative(key: string, bytes: number): void {
-    this.#nativeResidentTotal += bytes - (this.#nativeResident.get(key) ?? 0);
-    if (bytes > 0) this.#nativeResident.set(key, bytes);
-    else this.#nativeResident.delete(key);
-  }
-
   #residents(): Resident[] {
     const out: Resident[] = [];
-    for (const entry of this.#entries.values()) {
-      if (!entry.shard.resident) continue;
-      out.push({
-        key: entry.key,
-        collection: entry.owner.name,
-        bytes: this.ledger.residentOf(entry.key) + (this.#headroom.get(entry.key)?.bytes ?? 0),
-        priority: entry.owner.priority,
-        lastUsedMs: entry.shard.lastUsedMs,
-        pinned: entry.owner.pinned,
-        busy: entry.shard.users > 0 || entry.shard.evicting !== null,
-      });
+    for (const s of this.#shards()) {
+      if (!s.resident) continue;
+      out.push({ key: s.key, collection: s.collection, bytes: this.heldBy(s.key), priority: s.priority, lastUsedMs: s.lastUsedMs, pinned: s.pinned, busy: s.busy });
     }
     return out;
-  }
-
-  #exactBytes(entry: ShardEntry): number {
-    if (!entry.shard.resident) return 0;
-    return native.segmentBytes(entry.shard.handle) + entry.shard.ids.bytes();
-  }
-
-  /**
-   * Reserves the visited lists a resident shard may still allocate under concurrent searches.
-   * Loads and growth reserved them already (their estimates assume `threads` searchers), so
-   * this fits; if it ever does not, the ledger counts an overshoot.
-   */
-  #keepHeadroom(entry: ShardEntry): void {
-    if (!entry.shard.resident) return;
-    const bytes = visitedHeadroom(native.segmentInfo(entry.shard.handle), this.#config.threads);
-    if (bytes > 0) this.#headroom.set(entry.key, this.ledger.reserve(bytes, `visited lists ${entry.key}`, true));
   }
 
   #dropHeadroom(key: string): void {

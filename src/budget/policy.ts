@@ -132,3 +132,41 @@ export function planExpiry(residents: readonly Resident[], ttlMs: number, nowMs:
     .filter((r) => isEvictable(r) && isExpired(r, ttlMs, nowMs))
     .map((r) => ({ key: r.key, bytes: r.bytes, reason: 'expired' as const }));
 }
+
+/** A resident shard that other calls hold, seen by a load that needs its bytes. */
+export interface Holder {
+  readonly key: string;
+  /** Calls using the shard now. */
+  readonly users: number;
+  /** Of those, calls themselves waiting for an admission: waiting for them could wait forever. */
+  readonly stalled: number;
+  readonly pinned: boolean;
+  readonly priority: Priority;
+}
+
+export type AdmissionWait =
+  | { readonly kind: 'wait'; readonly forKeys: readonly string[]; readonly untilMs: number }
+  | { readonly kind: 'reject' };
+
+/**
+ * A load that was refused: wait for a busy shard to be released, or fail now. It waits only for
+ * shards that evicting could free (not pinned, not critical, not its own) and whose users
+ * include at least one call that is not itself waiting for an admission: two calls each holding
+ * what the other needs would otherwise wait for each other until the deadline. A shard being
+ * unloaded frees its bytes without anyone's help: that is worth waiting for too. Pure.
+ */
+export function planAdmissionWait(
+  holders: readonly Holder[],
+  own: ReadonlySet<string>,
+  evictionCouldFit: boolean,
+  /** Shards are being unloaded or evicted right now: their bytes are on their way out. */
+  leaving: boolean,
+  nowMs: number,
+  deadlineMs: number,
+): AdmissionWait {
+  if (!evictionCouldFit || nowMs >= deadlineMs) return { kind: 'reject' };
+  const forKeys = holders
+    .filter((h) => !own.has(h.key) && !h.pinned && h.priority !== 'critical' && h.users > h.stalled)
+    .map((h) => h.key);
+  return forKeys.length === 0 && !leaving ? { kind: 'reject' } : { kind: 'wait', forKeys, untilMs: deadlineMs };
+}

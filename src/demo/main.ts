@@ -91,7 +91,7 @@ try {
   const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number;
 
   console.log(`recall@10        ${(hits / (nq * 10)).toFixed(4)} (ef ${col.efSearch})`);
-  console.log(`ingest           ${rate(n, ingestMs)} (${(ingestMs / 1000).toFixed(1)} s, ${col.shards.length} shards)`);
+  console.log(`ingest           ${rate(n, ingestMs)} (${(ingestMs / 1000).toFixed(1)} s, ${col.shardCount} shards)`);
   console.log(`query, batched   ${rate(nq, batchMs)}`);
   console.log(`query, one       p50 ${pct(0.5).toFixed(0)} µs, p99 ${pct(0.99).toFixed(0)} µs`);
   console.log(`native memory    ${mb(native.totalBytes())} exact (${(native.totalBytes() / n).toFixed(0)} bytes/vector)`);

@@ -113,10 +113,7 @@ export interface SearchOutput {
   readonly distances: Float32Array;
 }
 
-/** Marks a missing result in search output. */
-export const NO_LABEL = 0xffffffff;
-/** Largest label a segment accepts. */
-export const MAX_LABEL = 0xfffffffe;
+export { NO_LABEL, MAX_LABEL } from './constants.js';
 
 type Cancel = Int32Array | null | undefined;
 
@@ -160,7 +157,22 @@ interface Addon {
   adjustExternalMemory(deltaBytes: number): number;
 }
 
-const addon = loadAddon();
+let loaded: Addon | null = null;
+
+/**
+ * The addon, loaded on first use rather than on import: modules that only need this file's
+ * types or constants (and the processes that import them, such as tools reading a closed
+ * directory) never load a native binary.
+ */
+function addonNow(): Addon {
+  loaded ??= loadAddon();
+  return loaded;
+}
+
+/** Every call below goes through here, so the addon loads at its first real use. */
+const addon: Addon = new Proxy({} as Addon, {
+  get: (_target, name: keyof Addon) => addonNow()[name],
+});
 
 function guard<T>(call: () => T): T {
   try {

@@ -6,6 +6,7 @@
  * garbage collector.
  */
 import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { checkSpec, type SegmentOptions } from '../segment-spec.js';
 import { checkInteger, describe, toFloatRows, toLabels, type VectorsInput } from '../vectors.js';
 import {
   native,
@@ -18,18 +19,7 @@ import {
   type SpaceName,
 } from './binding.js';
 
-export interface SegmentOptions {
-  readonly dim: number;
-  /** 'l2' (squared Euclidean), 'ip' (1 - dot) or 'cosine' (1 - cosine similarity). Default 'l2'. */
-  readonly space?: SpaceName;
-  /** Graph degree. Default 16. */
-  readonly M?: number;
-  /** Build-time search breadth. Default 200. */
-  readonly efConstruction?: number;
-  /** Slots to allocate; grows with resize(). Default 1024. */
-  readonly capacity?: number;
-  readonly seed?: number;
-}
+export { checkSpec, type SegmentOptions } from '../segment-spec.js';
 
 export interface SearchOptions {
   /** Results per query. Default 10. */
@@ -40,26 +30,6 @@ export interface SearchOptions {
   readonly allow?: Uint32Array | readonly number[];
   /** Set element 0 to nonzero (Atomics.store) to cancel between queries. */
   readonly cancel?: Int32Array;
-}
-
-const SPACES: readonly SpaceName[] = ['l2', 'ip', 'cosine'];
-
-export function checkSpec(options: SegmentOptions): SegmentSpec {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
-  }
-  const space = options.space ?? 'l2';
-  if (!SPACES.includes(space)) {
-    throw new InvalidArgumentError(`space: must be 'l2', 'ip' or 'cosine', got ${describe(space)}`);
-  }
-  return {
-    dim: checkInteger(options.dim, 'dim', 1, 65536),
-    space,
-    M: checkInteger(options.M ?? 16, 'M', 2, 2048),
-    efConstruction: checkInteger(options.efConstruction ?? 200, 'efConstruction', 1, 1 << 20),
-    capacity: checkInteger(options.capacity ?? 1024, 'capacity', 1, 0xfffffffe),
-    seed: checkInteger(options.seed ?? 100, 'seed', 0),
-  };
 }
 
 export class Segment {

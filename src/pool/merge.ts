@@ -3,7 +3,7 @@
  * Each shard's output holds k (label, distance) pairs per query, nearest first, padded with
  * NO_LABEL / +Infinity; the merge keeps the k nearest over all shards, nearest first.
  */
-import { NO_LABEL } from '../native/binding.js';
+import { NO_LABEL } from '../native/constants.js';
 
 export interface ShardOutput {
   readonly labels: Uint32Array;

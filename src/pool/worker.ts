@@ -3,11 +3,12 @@
  * calls, which is safe here: this thread exists to wait on them. Errors are returned as data
  * because piscina would clone them into plain Errors without their class or code.
  */
+import { readFileSync } from 'node:fs';
 import { parentPort, threadId } from 'node:worker_threads';
 
-import { toWire } from '../errors.js';
+import { CorruptionError, IoError, toWire } from '../errors.js';
+import { decodeIdFile } from '../ids/id-file.js';
 import { nativeSync } from '../native/binding.js';
-import { readIds } from '../storage/id-file.js';
 import { WORKER_LOADED, type Reply, type Tasks } from './protocol.js';
 
 function reply<T>(work: () => T): Reply<T> {
@@ -27,12 +28,22 @@ export const load: Handler<'load'> = (t) =>
     try {
       // Here, not on the main thread: hashing a shard's ids is ~0.6 ms per 10,000 and grows
       // with the shard, which would block the event loop.
-      return { handle, ids: readIds(t.idsPath).toParts() };
+      return { handle, ids: decodeIdFile(readIdFile(t.idsPath), t.idsPath).toParts() };
     } catch (err) {
       nativeSync.freeSegment(handle);
       throw err;
     }
   });
+/** A missing .ids file that the manifest names is damage (CorruptionError), not an I/O fault. */
+function readIdFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') throw new CorruptionError(`${path}: a file the manifest names is missing`, { file: path });
+    throw new IoError(`${path}: cannot read: ${(cause as Error).message}`, { path }, { cause });
+  }
+}
+
 export const save: Handler<'save'> = (t) => reply(() => nativeSync.saveSegment(t.handle, t.path));
 export const free: Handler<'free'> = (t) => reply(() => nativeSync.freeSegment(t.handle));
 export const add: Handler<'add'> = (t) => reply(() => nativeSync.addBatch(t.handle, t.labels, t.vectors, t.upsert));

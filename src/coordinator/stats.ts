@@ -1,14 +1,17 @@
 /**
  * db.stats(): the figures a Shoal reports about memory, the cache and each collection, read
- * from the governor's ledger and counters. Reads only; changes nothing.
+ * from the governor's ledger and counters and the shard store. Reads only; changes nothing.
  */
-import type { Governor } from './budget/governor.js';
-import type { EvictionReason, Priority } from './budget/policy.js';
-import type { EvictionRecord } from './budget/stats.js';
-import type { Level } from './budget/thresholds.js';
-import type { Collection } from './collection.js';
-import type { ResidentShare } from './errors.js';
-import { native } from './native/binding.js';
+import type { Governor } from '../budget/governor.js';
+import type { EvictionReason, Priority } from '../budget/policy.js';
+import type { EvictionRecord } from '../budget/stats.js';
+import type { Level } from '../budget/thresholds.js';
+import type { ResidentShare } from '../errors.js';
+import type { CollectionCore } from './collection-core.js';
+import type { NativeAccounting } from './native-accounting.js';
+import type { ShardStats, ShardStore } from './shard-store.js';
+
+export type { ShardStats } from './shard-store.js';
 
 export interface CollectionStats {
   readonly name: string;
@@ -20,6 +23,8 @@ export interface CollectionStats {
   readonly pinned: boolean;
   readonly quotaBytes: number;
   readonly lastUsedMs: number;
+  /** Each shard's lifecycle state, count and bytes. */
+  readonly shardDetails: readonly ShardStats[];
 }
 
 export interface ShoalStats {
@@ -58,7 +63,7 @@ export interface ShoalStats {
   readonly recentEvictions: readonly EvictionRecord[];
 }
 
-export function snapshotStats(g: Governor, collections: readonly Collection[]): ShoalStats {
+export function snapshotStats(g: Governor, store: ShardStore, accounting: NativeAccounting, collections: readonly CollectionCore[]): ShoalStats {
     const s = g.stats;
     const lookups = s.hits + s.misses;
     const mem = process.memoryUsage();
@@ -82,28 +87,26 @@ export function snapshotStats(g: Governor, collections: readonly Collection[]): 
       bytesLoaded: s.bytesLoaded,
       bytesSpilled: s.bytesSpilled,
       overshoots: g.ledger.overshoot.count,
-      nativeBytes: native.totalBytes(),
-      reportedToV8Bytes: g.reportedExternalBytes,
-      idTableBytes: collections.reduce(
-        (sum, c) => sum + c.shards.reduce((n, shard) => n + (shard.resident ? shard.ids.bytes() : 0), 0),
-        0,
-      ),
+      nativeBytes: accounting.totalNativeBytes(),
+      reportedToV8Bytes: accounting.reportedToV8Bytes,
+      idTableBytes: store.idTableBytes(),
       collections: ((shares) => collections.map((c) => collectionStats(c, shares)))(new Map(g.breakdown().map((b) => [b.collection, b]))),
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
       recentEvictions: s.history(),
     };
 }
 
-function collectionStats(c: Collection, shares: ReadonlyMap<string, ResidentShare>): CollectionStats {
+export function collectionStats(c: CollectionCore, shares: ReadonlyMap<string, ResidentShare>): CollectionStats {
   return {
     name: c.name,
-    count: c.shards.reduce((n, s) => n + s.count, 0),
-    shards: c.shards.length,
-    residentShards: c.shards.filter((s) => s.resident).length,
+    count: c.count,
+    shards: c.slots.length,
+    residentShards: c.slots.filter((s) => s.resident).length,
     bytes: shares.get(c.name)?.bytes ?? 0,
     priority: c.priority,
     pinned: c.pinned,
     quotaBytes: c.quotaBytes,
-    lastUsedMs: Math.max(0, ...c.shards.map((s) => s.lastUsedMs)),
+    lastUsedMs: Math.max(0, ...c.slots.map((s) => s.lastUsedMs)),
+    shardDetails: c.shardStats(),
   };
 }

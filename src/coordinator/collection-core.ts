@@ -1,0 +1,373 @@
+/**
+ * One collection's coordination: which shards a call touches, what it reserves, the order of
+ * apply, log and acknowledge, and the exact merge of per-shard results. Arguments arrive
+ * validated (collection.ts); shards are reached only through the shard store.
+ *
+ * A collection counts the calls in flight on it, so that deleting it can stop new calls, wait
+ * for those in flight (their log records all get LSNs before a new collection of the same name
+ * takes its createdLsn), and only then free its shards.
+ */
+import type { Reservation } from '../budget/ledger.js';
+import type { Priority } from '../budget/policy.js';
+import { searchScratchBytes } from '../budget/sizes.js';
+import { AlreadyExistsError, ClosedError, CorruptionError, NotFoundError } from '../errors.js';
+import { shardOf } from '../ids/id-table.js';
+import type { SegmentSpec } from '../native/binding.js';
+import { mergeTopK, planQueryRanges, type ShardOutput } from '../pool/merge.js';
+import type { WalRecord } from '../storage/wal-record.js';
+import type { ShardStats, Slot, ShardStore, SlotOwner } from './shard-store.js';
+
+export type WriteKind = 'add' | 'upsert' | 'delete';
+
+export interface CoreSettings {
+  readonly name: string;
+  readonly spec: Required<Omit<SegmentSpec, 'capacity' | 'seed'>>;
+  readonly efSearch: number;
+  readonly createdAtMs: number;
+  readonly createdLsn: number;
+  priority: Priority;
+  quotaBytes: number;
+}
+
+/** What a collection needs from its database besides the store. */
+export interface CoreHost {
+  readonly threads: number;
+  /** Logs an applied write; `durable` resolves when it is as durable as configured. */
+  log(record: Omit<WalRecord, 'lsn'>): { lsn: number; durable: Promise<void> };
+  /** Persists the collection's settings (priority, quota) in the manifest. */
+  saveSettings(core: CollectionCore): Promise<void>;
+}
+
+export interface QueryHit {
+  readonly ids: string[];
+  readonly distances: Float32Array;
+}
+
+
+export class CollectionCore implements SlotOwner {
+  readonly name: string;
+  readonly spec: CoreSettings['spec'];
+  readonly efSearch: number;
+  readonly createdAtMs: number;
+  readonly createdLsn: number;
+  priority: Priority;
+  quotaBytes: number;
+  pinned = false;
+  slots: readonly Slot[] = [];
+  #store: ShardStore;
+  #host: CoreHost;
+  #failure: CorruptionError | null = null;
+  #status: 'live' | 'deleted' | 'closed' = 'live';
+  #calls = 0;
+  #drained: (() => void)[] = [];
+
+  constructor(settings: CoreSettings, store: ShardStore, host: CoreHost) {
+    this.name = settings.name;
+    this.spec = settings.spec;
+    this.efSearch = settings.efSearch;
+    this.createdAtMs = settings.createdAtMs;
+    this.createdLsn = settings.createdLsn;
+    this.priority = settings.priority;
+    this.quotaBytes = settings.quotaBytes;
+    this.#store = store;
+    this.#host = host;
+  }
+
+  get failure(): CorruptionError | null {
+    return this.#failure;
+  }
+
+  fail(error: CorruptionError): void {
+    this.#failure ??= error;
+  }
+
+  get count(): number {
+    return this.slots.reduce((n, s) => n + s.count, 0);
+  }
+
+  get resident(): boolean {
+    return this.slots.every((s) => s.resident);
+  }
+
+  /** Runs one call on this collection: refused once it is deleted, damaged or closed. */
+  async call<T>(work: () => Promise<T>): Promise<T> {
+    this.#check();
+    this.#calls++;
+    try {
+      return await work();
+    } finally {
+      if (--this.#calls === 0) for (const done of this.#drained.splice(0)) done();
+    }
+  }
+
+  /** Stops new calls (deleted: NotFoundError; closed: ClosedError) and waits for those in flight. */
+  async stop(status: 'deleted' | 'closed'): Promise<void> {
+    this.#status = status;
+    while (this.#calls > 0) await new Promise<void>((done) => this.#drained.push(done));
+  }
+
+  /** Undoes stop('deleted') when the deletion could not be committed. */
+  resume(): void {
+    this.#status = 'live';
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  async query(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
+    const dim = this.spec.dim;
+    const nq = q.length / dim;
+    if (nq === 0) return [];
+    const shared = new Float32Array(new SharedArrayBuffer(q.byteLength));
+    shared.set(q);
+    const ranges = planQueryRanges(nq, this.slots.length, this.#host.threads);
+    // With a filter, only the shards its ids hash to can answer: the others are not loaded.
+    const needed =
+      filterIds === null ? this.slots : [...new Set(filterIds.map((id) => shardOf(id, this.slots.length)))].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
+    const outputs: (ShardOutput | null)[] = this.slots.map(() => null);
+    return this.#store.use(needed, 'load', async (held) => {
+      const allow = filterIds === null ? null : allowLists(filterIds, this.slots);
+      const work = held.filter((slot) => allow === null || (allow[slot.index] as Uint32Array).length > 0);
+      for (const slot of work) {
+        outputs[slot.index] = { labels: new Uint32Array(new SharedArrayBuffer(nq * k * 4)), distances: new Float32Array(new SharedArrayBuffer(nq * k * 4)) };
+      }
+      const tasks = work.length * ranges.length;
+      const scratch = await this.#store.reserve(this, Math.min(tasks, this.#host.threads) * searchScratchBytes(ef, k, this.spec.M), 'transient');
+      try {
+        const running: Promise<void>[] = [];
+        for (const slot of work) {
+          const out = outputs[slot.index] as ShardOutput;
+          for (const [from, count] of ranges) {
+            running.push(
+              this.#store.search(slot, {
+                dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
+                allow: allow === null ? null : (allow[slot.index] as Uint32Array),
+                outLabels: out.labels.buffer as SharedArrayBuffer,
+                outDistances: out.distances.buffer as SharedArrayBuffer,
+              }),
+            );
+          }
+        }
+        await Promise.all(running);
+      } finally {
+        this.#store.release(scratch);
+      }
+      // Inside the use: the shards are still resident, so their id tables are the ones the
+      // labels came from.
+      return this.#merge(outputs, nq, k);
+    });
+  }
+
+  async get(list: readonly string[]): Promise<{ ids: string[]; vectors: Float32Array[] }> {
+    const dim = this.spec.dim;
+    const groups = this.#group(list);
+    const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
+    return this.#store.use(slots, 'load', async () => {
+      const missing = list.filter((id) => this.#slotOf(id).residentIds().labelOf(id) === undefined);
+      if (missing.length > 0) throw notFound(this.name, missing);
+      const flat = new Float32Array(list.length * dim);
+      await Promise.all(
+        slots.map(async (slot) => {
+          const rows = groups.get(slot.index) as number[];
+          const table = slot.residentIds();
+          const got = await this.#store.getVectors(slot, Uint32Array.from(rows, (row) => table.labelOf(list[row] as string) as number));
+          rows.forEach((row, i) => flat.set(got.subarray(i * dim, (i + 1) * dim), row * dim));
+        }),
+      );
+      return { ids: [...list], vectors: list.map((_, i) => flat.subarray(i * dim, (i + 1) * dim)) };
+    });
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  /**
+   * A write: reserve every shard's bytes, apply, log, then acknowledge once the log record is
+   * durable. Each involved shard's write turn is held from the presence check to logging, so
+   * log order is apply order and no other write interleaves; the wait for durability happens
+   * outside the turns, so concurrent writers share one fsync.
+   */
+  async write(kind: WriteKind, list: readonly string[], flat: Float32Array | null): Promise<void> {
+    const groups = this.#group(list);
+    const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
+    let durable: Promise<void> = Promise.resolve();
+    await this.#store.use(slots, 'load', (held) =>
+      this.#store.inTurns(held, async () => {
+        if (kind === 'add') {
+          const present = list.filter((id) => this.#slotOf(id).residentIds().has(id));
+          if (present.length > 0) throw new AlreadyExistsError(`${this.name}: ids already present: ${preview(present)}`, { collection: this.name, ids: present });
+        } else if (kind === 'delete') {
+          const missing = list.filter((id) => !this.#slotOf(id).residentIds().has(id));
+          if (missing.length > 0) throw notFound(this.name, missing);
+        }
+        const applied = await this.#apply(kind, held, list, flat, groups);
+        // Log what was applied. Normally that is everything; if a shard failed inside the
+        // native core (out of memory, an internal error), the shards that did apply are logged
+        // alone, so memory and log agree, and the error is thrown after.
+        const rows = applied.ok.flatMap((slot) => groups.get(slot.index) as number[]).sort((a, b) => a - b);
+        if (rows.length > 0) {
+          const loggedIds = rows.length === list.length ? [...list] : rows.map((r) => list[r] as string);
+          const loggedVectors = flat === null ? new Float32Array(0) : rows.length === list.length ? flat : gatherRows(flat, rows, this.spec.dim);
+          const logged = this.#host.log({ op: kind, collection: this.name, ids: loggedIds, vectors: loggedVectors, dim: this.spec.dim });
+          for (const slot of applied.ok) this.#store.noteApplied(slot, logged.lsn);
+          durable = logged.durable;
+        }
+        if (applied.error !== null) throw applied.error;
+      }),
+    );
+    await durable;
+  }
+
+  /**
+   * Re-applies a logged write during recovery, to each shard whose files do not hold it yet.
+   * Adds become upserts and deletes skip absent ids, so applying is exact whatever state the
+   * shard's files were flushed in.
+   */
+  async replay(record: WalRecord): Promise<void> {
+    const groups = this.#group(record.ids);
+    const slots = [...groups.keys()]
+      .filter((s) => record.lsn > (this.slots[s] as Slot).flushedLsn)
+      .sort((a, b) => a - b)
+      .map((s) => this.slots[s] as Slot);
+    if (slots.length === 0) return;
+    await this.#store.use(slots, 'load', (held) =>
+      this.#store.inTurns(held, async () => {
+        const kind = record.op === 'delete' ? 'delete' : 'upsert';
+        const live = new Map<number, number[]>();
+        for (const slot of held) {
+          const table = slot.residentIds();
+          const rows = (groups.get(slot.index) as number[]).filter((row) => kind === 'upsert' || table.has(record.ids[row] as string));
+          if (rows.length > 0) live.set(slot.index, rows);
+        }
+        const applied = await this.#apply(kind, held.filter((s) => live.has(s.index)), record.ids, kind === 'upsert' ? record.vectors : null, live);
+        if (applied.error !== null) throw applied.error;
+        for (const slot of held) this.#store.noteApplied(slot, record.lsn);
+      }),
+    );
+  }
+
+  // ---- residency and settings ---------------------------------------------------------------
+
+  async unload(): Promise<void> {
+    for (const slot of this.slots) await this.#store.unload(slot);
+  }
+
+  load(): Promise<void> {
+    return this.#store.use(this.slots, 'load', async () => undefined);
+  }
+
+  async setPriority(priority: Priority): Promise<void> {
+    this.priority = priority;
+    await this.#host.saveSettings(this);
+  }
+
+  shardStats(): ShardStats[] {
+    return this.slots.map((s) => this.#store.describe(s));
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #check(): void {
+    if (this.#status === 'closed') throw new ClosedError('the database is closed');
+    if (this.#status === 'deleted') throw new NotFoundError(`collection ${JSON.stringify(this.name)} was deleted`, { collection: this.name });
+    if (this.#failure !== null) throw this.#failure;
+  }
+
+  #slotOf(id: string): Slot {
+    return this.slots[shardOf(id, this.slots.length)] as Slot;
+  }
+
+  /** Row indices of `ids` grouped by shard. */
+  #group(ids: readonly string[]): Map<number, number[]> {
+    const groups = new Map<number, number[]>();
+    ids.forEach((id, row) => {
+      const s = shardOf(id, this.slots.length);
+      const rows = groups.get(s);
+      if (rows === undefined) groups.set(s, [row]);
+      else rows.push(row);
+    });
+    return groups;
+  }
+
+  #merge(outputs: readonly (ShardOutput | null)[], nq: number, k: number): QueryHit[] {
+    const results: QueryHit[] = [];
+    for (let i = 0; i < nq; i++) {
+      const ids: string[] = [];
+      const distances: number[] = [];
+      for (const hit of mergeTopK(outputs, i, k)) {
+        // A label whose id is gone was deleted (or its shard unloaded) after the search: it is
+        // not a result.
+        const id = (this.slots[hit.shard] as Slot).ids?.idOf(hit.label);
+        if (id === undefined) continue;
+        ids.push(id);
+        distances.push(hit.distance);
+      }
+      results.push({ ids, distances: Float32Array.from(distances) });
+    }
+    return results;
+  }
+
+  /**
+   * Reserves every shard's bytes first (any refusal changes nothing), then applies in
+   * parallel; returns the shards that applied and the first error of any that did not.
+   */
+  async #apply(
+    kind: WriteKind,
+    slots: readonly Slot[],
+    list: readonly string[],
+    flat: Float32Array | null,
+    groups: ReadonlyMap<number, readonly number[]>,
+  ): Promise<{ ok: Slot[]; error: unknown }> {
+    const reservations: Reservation[] = [];
+    try {
+      for (const slot of slots) {
+        const rows = groups.get(slot.index) as readonly number[];
+        if (kind === 'delete') reservations.push(await this.#store.prepareDelete(slot, rows.length));
+        else {
+          const table = slot.residentIds();
+          const fresh = rows.map((row) => list[row] as string).filter((id) => !table.has(id));
+          reservations.push(await this.#store.prepareAdd(slot, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0)));
+        }
+      }
+    } catch (err) {
+      for (const r of reservations) this.#store.release(r);
+      throw err;
+    }
+    const outcomes = await Promise.allSettled(
+      slots.map((slot, i) => {
+        const rows = groups.get(slot.index) as readonly number[];
+        const ids = rows.map((row) => list[row] as string);
+        const r = reservations[i] as Reservation;
+        if (kind === 'delete') return this.#store.delete(slot, ids, r);
+        const vectors = rows.length === list.length ? (flat as Float32Array) : gatherRows(flat as Float32Array, rows, this.spec.dim);
+        return this.#store.add(slot, ids, vectors, kind === 'upsert', r);
+      }),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    return { ok: slots.filter((_, i) => outcomes[i]?.status === 'fulfilled'), error: failed === undefined ? null : failed.reason };
+  }
+}
+
+/** Per shard, the labels of the allowed ids it holds (unknown ids allow nothing). */
+function allowLists(ids: readonly string[], slots: readonly Slot[]): Uint32Array[] {
+  const lists: number[][] = slots.map(() => []);
+  for (const id of ids) {
+    const s = shardOf(id, slots.length);
+    const label = (slots[s] as Slot).ids?.labelOf(id);
+    if (label !== undefined) (lists[s] as number[]).push(label);
+  }
+  return lists.map((l) => Uint32Array.from(l));
+}
+
+function gatherRows(flat: Float32Array, rows: readonly number[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((row, i) => out.set(flat.subarray(row * dim, (row + 1) * dim), i * dim));
+  return out;
+}
+
+function notFound(collection: string, ids: readonly string[]): NotFoundError {
+  return new NotFoundError(`${collection}: ids not found: ${preview(ids)}`, { collection, ids });
+}
+
+function preview(ids: readonly string[]): string {
+  const shown = ids.slice(0, 5).map((id) => JSON.stringify(id)).join(', ');
+  return ids.length > 5 ? `${shown} and ${ids.length - 5} more` : shown;
+}

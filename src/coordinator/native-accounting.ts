@@ -1,0 +1,52 @@
+/**
+ * Native accounting on the main thread, in one place: a resident shard's exact bytes (the
+ * addon's allocator-chunk count of its segment plus its id table), the visited-list headroom
+ * its searches may still allocate, the allocator slack that follows the limit, and the share
+ * of native memory reported to V8 so its GC heuristics see what JS objects keep alive.
+ */
+import { allocatorSlackBytes, visitedHeadroom } from '../budget/sizes.js';
+import type { IdTable } from '../ids/id-table.js';
+import { native, type SegmentHandle } from '../native/binding.js';
+
+export class NativeAccounting {
+  readonly #threads: number;
+  #perKey = new Map<string, number>();
+  #total = 0;
+  #reported = 0;
+
+  constructor(threads: number) {
+    this.#threads = threads;
+  }
+
+  /** Free heap the allocator may keep mapped after a free, as a function of the limit. */
+  followLimit(limitBytes: number): void {
+    native.setAllocatorSlack(allocatorSlackBytes(limitBytes));
+  }
+
+  /** Records a shard's native bytes now (0 when freed); returns its exact bytes and headroom. */
+  measure(key: string, handle: SegmentHandle | null, ids: IdTable | null): { exact: number; headroom: number } {
+    const segment = handle === null ? 0 : native.segmentBytes(handle);
+    this.#track(key, segment);
+    if (handle === null || ids === null) return { exact: 0, headroom: 0 };
+    return { exact: segment + ids.bytes(), headroom: visitedHeadroom(native.segmentInfo(handle), this.#threads) };
+  }
+
+  get reportedToV8Bytes(): number {
+    return this.#reported;
+  }
+
+  totalNativeBytes(): number {
+    return native.totalBytes();
+  }
+
+  /** Id tables are typed arrays, which V8 counts already: only segments are reported. */
+  #track(key: string, bytes: number): void {
+    this.#total += bytes - (this.#perKey.get(key) ?? 0);
+    if (bytes > 0) this.#perKey.set(key, bytes);
+    else this.#perKey.delete(key);
+    const delta = this.#total - this.#reported;
+    if (delta === 0) return;
+    native.adjustExternalMemory(delta);
+    this.#reported += delta;
+  }
+}
