@@ -10,8 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import { native } from '../native/binding.js';
-import { Shoal } from '../shoal.js';
+import { native, Shoal } from '../index.js';
 import { exactNeighbours, gaussianMixture, readFvecs, type Dataset } from './dataset.js';
 
 const { values: args } = parseArgs({
