@@ -150,7 +150,9 @@ export class Database {
   /** Creates a collection; waits for a create or delete of the same name in progress. */
   async createCollection(record: Omit<CollectionRecord, 'createdLsn'>): Promise<CollectionCore> {
     const name = record.name;
-    await this.#settled(name);
+    // Checked and claimed in one synchronous step: a create or delete that starts after this
+    // one waits for it.
+    while (this.#pending.has(name)) await this.#pending.get(name);
     if (this.#cores.has(name)) throw new AlreadyExistsError(`collection ${JSON.stringify(name)} already exists`, { collection: name });
     return this.#exclusively(name, async () => {
       const full: CollectionRecord = { ...record, createdLsn: this.#wal?.lastLsn ?? 0 };
@@ -188,7 +190,7 @@ export class Database {
    * nothing changes.
    */
   async deleteCollection(name: string): Promise<void> {
-    await this.#settled(name);
+    while (this.#pending.has(name)) await this.#pending.get(name);
     const core = this.getCollection(name);
     await this.#exclusively(name, async () => {
       await core.stop('deleted');
@@ -250,9 +252,6 @@ export class Database {
 
   // ---- internals ------------------------------------------------------------------------------
 
-  async #settled(name: string): Promise<void> {
-    for (let p = this.#pending.get(name); p !== undefined; p = this.#pending.get(name)) await p;
-  }
 
   async #exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
     let done!: () => void;

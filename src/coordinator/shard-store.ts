@@ -498,8 +498,10 @@ export class ShardStore implements Evictor {
           await slot.transition;
           continue;
         case 'failed':
+          if (mode === 'resident') return false;
           throw this.#failure(slot);
         case 'dropped':
+          if (mode === 'resident') return false;
           throw new NotFoundError(`collection ${JSON.stringify(slot.owner.name)} was deleted`, { collection: slot.owner.name });
         case 'absent':
           if (mode === 'resident') return false;
