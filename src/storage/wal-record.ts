@@ -9,6 +9,7 @@
 import { crc32 } from 'node:zlib';
 
 export const RECORD_MAGIC = 0x4c415753; // 'SWAL' little-endian
+const MAGIC_BYTES = Buffer.from([0x53, 0x57, 0x41, 0x4c]);
 const HEADER = 12;
 
 export type WalOp = 'add' | 'upsert' | 'delete';
@@ -94,4 +95,44 @@ export function decodeRecord(buf: Buffer, offset: number): Decoded {
   } catch {
     return bad('record fields run past its end');
   }
+}
+
+export type Scanned =
+  | { readonly kind: 'record'; readonly record: WalRecord; readonly offset: number; readonly end: number }
+  /** Bytes `offset` to `end` hold no valid record; `end` is the file's length when nothing valid follows. */
+  | { readonly kind: 'damaged'; readonly offset: number; readonly end: number; readonly why: string };
+
+/**
+ * Walks a log file's records in order, yielding damaged stretches between them. After damage it
+ * resumes at the next offset that holds a whole record passing its checksum, so one damaged
+ * record costs only itself, not everything written after it. A record must carry an LSN above
+ * `afterLsn` and above the record before it: one that does not would be applied twice or out
+ * of order, so it counts as damage too.
+ */
+export function* scanRecords(buf: Buffer, afterLsn: number): Generator<Scanned> {
+  let last = afterLsn;
+  let at = 0;
+  while (at < buf.length) {
+    const d = decodeRecord(buf, at);
+    if (d.kind === 'record' && d.record.lsn > last) {
+      yield { kind: 'record', record: d.record, offset: at, end: d.next };
+      last = d.record.lsn;
+      at = d.next;
+      continue;
+    }
+    const why = d.kind === 'record' ? `LSN ${d.record.lsn} does not follow LSN ${last}` : d.kind === 'bad' ? d.why : 'no record';
+    const resume = nextValidRecord(buf, at + 1, last);
+    yield { kind: 'damaged', offset: at, end: resume, why };
+    at = resume;
+  }
+}
+
+/** The first offset from `from` on holding a whole valid record with an LSN above `after`, or the end. */
+function nextValidRecord(buf: Buffer, from: number, after: number): number {
+  // A false resumption needs the magic, a plausible length and a matching CRC-32 by chance.
+  for (let at = buf.indexOf(MAGIC_BYTES, from); at !== -1; at = buf.indexOf(MAGIC_BYTES, at + 1)) {
+    const d = decodeRecord(buf, at);
+    if (d.kind === 'record' && d.record.lsn > after) return at;
+  }
+  return buf.length;
 }

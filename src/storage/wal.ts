@@ -5,24 +5,34 @@
  * fdatasync for everything queued, so concurrent writers share a sync. A file is removed once
  * every shard has flushed the records it holds.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { IoError } from '../errors.js';
-import { fsyncDirectory } from './atomic-file.js';
-import { decodeRecord, encodeRecord, type WalRecord } from './wal-record.js';
+import { fsyncDirectory, writeFileAtomic } from './atomic-file.js';
+import { encodeRecord, scanRecords, type WalRecord } from './wal-record.js';
 
 /** What an acknowledged write promises. */
 export type Durability = 'fsync' | 'none' | 'unlogged';
 
-/** A damaged tail cut off during recovery (the bytes are kept aside, never deleted). */
+/**
+ * A damaged stretch of a log file found during recovery: its bytes are copied aside (never
+ * deleted) and cut out of the file. Named for the usual case, a torn last write.
+ */
 export interface TruncatedTail {
   readonly file: string;
+  /** Where the damage starts in the file as recovery found it. */
   readonly offset: number;
   readonly bytes: number;
   readonly why: string;
   readonly keptAs: string;
+  /**
+   * Present when undamaged records follow the damage (in the same file or a later one): the
+   * records lost have LSNs strictly between these two, and every record after it was replayed.
+   * Absent for damage at the very end of the log.
+   */
+  readonly lostLsns?: { readonly after: number; readonly before: number };
 }
 
 const ROTATE_BYTES = 64 * 2 ** 20;
@@ -65,59 +75,74 @@ export class Wal {
   }
 
   /**
-   * Opens the log in `root`/wal: reads every record (calling `replay` in LSN order), cuts off a
-   * damaged tail (reported through `onTruncated`), and starts a new file for appends.
+   * Opens the log in `root`/wal: replays every undamaged record of every file in LSN order,
+   * cuts damaged stretches out of the files (reported through `onTruncated`, bytes kept aside),
+   * and starts a new file for appends.
+   *
+   * Damage costs only the records it covers: reading resumes at the next whole record, and
+   * later files are read as usual. That is sound because a record is a whole batch with its
+   * own checksum, and replay applies adds as upserts and skips deletes of absent ids, so a
+   * later record's effect does not depend on the lost one having been applied.
    */
   static async open(
     root: string,
     durability: Durability,
-    /** New LSNs start above this too: flushed files may hold writes whose records were lost. */
+    /**
+     * New LSNs start above this too: flushed files may hold writes whose records were lost. It
+     * does not filter replay; each shard skips the records its own files already hold.
+     */
     lsnFloor: number,
     replay: (record: WalRecord) => Promise<void>,
     onTruncated: (tail: TruncatedTail) => void,
   ): Promise<Wal> {
     const dir = join(root, 'wal');
     mkdirSync(dir, { recursive: true });
-    const names = readdirSync(dir).filter((n) => /^\d{16}\.log$/.test(n)).sort();
+    const entries = readdirSync(dir);
+    // A rewrite cut short by a crash: the file it was to replace is still whole.
+    for (const n of entries) if (/^\d{16}\.log\.tmp-/.test(n)) rmSync(join(dir, n), { force: true });
+    const names = entries.filter((n) => /^\d{16}\.log$/.test(n)).sort();
     const files: LogFile[] = [];
-    let lastLsn = lsnFloor;
-    let damaged = false;
+    let lastLsn = 0;
+    // Damage not yet reported, waiting for the next record's LSN to bound what it lost.
+    const unreported: TruncatedTail[] = [];
     for (const name of names) {
       const path = join(dir, name);
-      if (damaged) {
-        // Records after a damaged one cannot be trusted to follow it: keep the file aside.
-        const keptAs = moveAside(path);
-        onTruncated({ file: path, offset: 0, bytes: statSync(keptAs).size, why: 'follows a damaged log file', keptAs });
-        continue;
-      }
       const buf = readFileSync(path);
       const file: LogFile = { firstLsn: Number(name.slice(0, 16)), lastLsn: 0, path };
-      let offset = 0;
-      for (;;) {
-        const d = decodeRecord(buf, offset);
-        if (d.kind === 'end') break;
-        if (d.kind === 'bad') {
-          const keptAs = `${path}.tail-${Date.now()}`;
-          writeFileSync(keptAs, buf.subarray(d.offset));
-          truncateSync(path, d.offset);
-          onTruncated({ file: path, offset: d.offset, bytes: buf.length - d.offset, why: d.why, keptAs });
-          damaged = true;
-          break;
+      const good: [number, number][] = [];
+      for (const item of scanRecords(buf, lastLsn)) {
+        if (item.kind === 'damaged') {
+          const aside = item.end === buf.length ? `${path}.tail` : `${path}.damaged-${item.offset}`;
+          const keptAs = keepAside(aside, buf.subarray(item.offset, item.end));
+          unreported.push({ file: path, offset: item.offset, bytes: item.end - item.offset, why: item.why, keptAs });
+          continue;
         }
-        await replay(d.record);
-        file.lastLsn = d.record.lsn;
-        lastLsn = Math.max(lastLsn, d.record.lsn);
-        offset = d.next;
+        for (const d of unreported.splice(0)) onTruncated({ ...d, lostLsns: { after: lastLsn, before: item.record.lsn } });
+        await replay(item.record);
+        lastLsn = file.lastLsn = item.record.lsn;
+        good.push([item.offset, item.end]);
       }
+      // Only now, after its records were replayed, so that a failed open leaves the file whole.
+      cutOut(path, buf, good);
       files.push(file);
     }
-    const wal = new Wal(dir, durability, files, lastLsn);
+    for (const d of unreported) onTruncated(d);
+    // Above every file's name too: after a cut-off tail, a file named by a rotation (which
+    // counts queued records that it then holds, so its name exceeds its first LSN) may be above
+    // every LSN replayed, and a new file must not sort before the records it follows.
+    const named = files.reduce((max, f) => Math.max(max, f.firstLsn - 1), 0);
+    const wal = new Wal(dir, durability, files, Math.max(lsnFloor, lastLsn, named));
     if (durability !== 'unlogged') await wal.#startFile();
     return wal;
   }
 
   get lastLsn(): number {
     return this.#lastLsn;
+  }
+
+  /** True once a write, sync or new file failed: every later append is refused until a reopen. */
+  get failed(): boolean {
+    return this.#failed !== null;
   }
 
   /**
@@ -201,7 +226,8 @@ export class Wal {
       try {
         if (this.#failed !== null) throw this.#broken();
         const bytes = batch.length === 1 ? (batch[0] as Pending).bytes : Buffer.concat(batch.map((p) => p.bytes));
-        const handle = this.#handle as FileHandle;
+        const handle = this.#handle;
+        if (handle === null) throw new Error('the log file is closed');
         let written = 0;
         while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
         if (this.durability === 'fsync') await handle.datasync();
@@ -212,13 +238,19 @@ export class Wal {
         this.#durableWaiters = this.#durableWaiters.filter((w) => w.lsn > this.#durableLsn);
         for (const w of ready) w.resolve();
       } catch (cause) {
-        this.#failed ??= cause;
+        this.#fail(cause);
         for (const p of batch) p.reject(this.#broken());
-        for (const w of this.#durableWaiters.splice(0)) w.reject(this.#broken());
       }
-      if (this.#size >= ROTATE_BYTES && this.#failed === null) await this.#startFile();
+      // A failed rotation fails the log (#startFile records it); the loop then rejects what is
+      // queued instead of leaving it, and every later append, waiting for a drain that never ends.
+      if (this.#size >= ROTATE_BYTES && this.#failed === null) await this.#startFile().catch(() => undefined);
     }
     this.#drainScheduled = false;
+  }
+
+  #fail(cause: unknown): void {
+    this.#failed ??= cause;
+    for (const w of this.#durableWaiters.splice(0)) w.reject(this.#broken());
   }
 
   #broken(): IoError {
@@ -235,12 +267,61 @@ export class Wal {
       fsyncDirectory(this.#dir);
       this.#handle = await open(path, 'a');
     } catch (cause) {
-      throw new IoError(`${path}: cannot create log file: ${(cause as Error).message}`, { path }, { cause });
+      // The previous file is closed already: nothing can be appended until a reopen.
+      this.#handle = null;
+      const err = new IoError(`${path}: cannot create log file: ${(cause as Error).message}`, { path }, { cause });
+      this.#fail(err);
+      throw err;
     }
     this.#size = 0;
     // A file that already existed (a reopened empty one) is replaced in the list.
     this.#files = this.#files.filter((f) => f.path !== path);
     this.#files.push({ firstLsn, lastLsn: this.#lastLsn, path });
+  }
+}
+
+/**
+ * Copies damaged bytes to `<base>-<ms>` (the first such name not taken), synced, so they
+ * outlive their removal from the log.
+ */
+function keepAside(base: string, bytes: Uint8Array): string {
+  for (let ms = Date.now(); ; ms++) {
+    const path = `${base}-${ms}`;
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx');
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw cause;
+    }
+    try {
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return path;
+  }
+}
+
+/**
+ * Leaves only the spans `good` (the undamaged records, in order) in a log file whose damaged
+ * bytes were kept aside. A damaged tail is truncated; damage with records after it needs a
+ * rewrite (atomic), because those records must stay in the log until their shards are saved.
+ */
+function cutOut(path: string, buf: Buffer, good: readonly (readonly [number, number])[]): void {
+  let prefix = 0;
+  for (const [from, to] of good) {
+    if (from !== prefix) break;
+    prefix = to;
+  }
+  if (prefix === buf.length) return; // nothing damaged
+  fsyncDirectory(dirname(path)); // the names of the kept copies, before the bytes leave the log
+  if (good.length === 0 || prefix === (good[good.length - 1] as readonly [number, number])[1]) {
+    truncateSync(path, prefix);
+  } else {
+    writeFileAtomic(path, Buffer.concat(good.map(([from, to]) => buf.subarray(from, to))));
   }
 }
 
