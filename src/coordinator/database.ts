@@ -315,7 +315,8 @@ export class Database {
       (tail) => {
         tails.push(tail);
         process.emitWarning(
-          `shoal: cut off ${tail.bytes} damaged bytes at the end of ${tail.file} (${tail.why}); they are kept in ${tail.keptAs}`,
+          `shoal: ${tail.bytes} damaged bytes at offset ${tail.offset} of ${tail.file} (${tail.why}) were cut out of the log and kept in ${tail.keptAs}` +
+            (tail.lostLsns === undefined ? '' : `; the writes logged between LSN ${tail.lostLsns.after} and ${tail.lostLsns.before} (exclusive) are lost`),
           'ShoalRecoveryWarning',
         );
       },

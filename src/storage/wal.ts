@@ -166,11 +166,6 @@ export class Wal {
     return { lsn, durable };
   }
 
-  /** True once an append or sync failed: the log then refuses further appends. */
-  get failed(): boolean {
-    return this.#failed !== null;
-  }
-
   /**
    * Resolves once every record up to `lsn` is durable. A shard is saved only after this for its
    * applied LSN: its files must never hold a write the log could still lose, or a crash could
