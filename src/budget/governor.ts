@@ -46,6 +46,8 @@ export interface ShardView {
   readonly stalled: number;
   /** Being unloaded or evicted: its bytes are about to be freed. */
   readonly leaving: boolean;
+  /** Being loaded: it is about to become resident, and evictable once its caller leaves. */
+  readonly arriving: boolean;
 }
 
 /** What the governor needs from whoever owns the shards. */
@@ -56,7 +58,7 @@ export interface Evictor {
    * whether it did. Must never wait for a call, a write turn or the budget turn.
    */
   evict(key: string, reason: EvictionReason): Promise<boolean>;
-  /** Resolves once one of these shards has no users, or is gone. */
+  /** Resolves once one of these shards has no users, or ends its load or unload. */
   released(keys: readonly string[]): Promise<void>;
 }
 
@@ -308,13 +310,17 @@ export class Governor {
     const holders: Holder[] = [];
     let leaving = false;
     const residents = this.#residents().map((r) => (r.busy && !own.has(r.key) ? { ...r, busy: false } : r));
+    const changing: string[] = [];
     for (const s of this.#shards()) {
+      if (own.has(s.key)) continue;
       if (s.resident && s.users > 0) holders.push(s);
-      leaving ||= s.leaving;
+      if (s.leaving || s.arriving) changing.push(s.key);
     }
+    leaving = changing.length > 0;
     const couldFit =
       this.#config.cachePolicy === 'lru' && planAdmission(residents, this.ledger.usedBytes, wantedBytes, this.#policy(), this.#clock.now()).kind !== 'reject';
-    return planAdmissionWait(holders, own, couldFit, leaving, this.#clock.now(), deadline);
+    const plan = planAdmissionWait(holders, own, couldFit, leaving, this.#clock.now(), deadline);
+    return plan.kind === 'wait' ? { ...plan, forKeys: [...plan.forKeys, ...changing] } : plan;
   }
 
   /** Waits until a shard in `keys` is released, accounted bytes go down, or `untilMs`. */

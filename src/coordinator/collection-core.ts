@@ -320,11 +320,11 @@ export class CollectionCore implements SlotOwner {
     try {
       for (const slot of slots) {
         const rows = groups.get(slot.index) as readonly number[];
-        if (kind === 'delete') reservations.push(await this.#store.prepareDelete(slot, rows.length));
+        if (kind === 'delete') reservations.push(await this.#store.prepareDelete(slot, rows.length, slots));
         else {
           const table = slot.residentIds();
           const fresh = rows.map((row) => list[row] as string).filter((id) => !table.has(id));
-          reservations.push(await this.#store.prepareAdd(slot, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0)));
+          reservations.push(await this.#store.prepareAdd(slot, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0), slots));
         }
       }
     } catch (err) {

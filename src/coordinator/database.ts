@@ -315,7 +315,7 @@ export class Database {
       (tail) => {
         tails.push(tail);
         process.emitWarning(
-          `shoal: ${tail.bytes} damaged bytes at offset ${tail.offset} of ${tail.file} (${tail.why}) were cut out of the log and kept in ${tail.keptAs}` +
+          `shoal: cut off ${tail.bytes} damaged bytes at offset ${tail.offset} of ${tail.file} (${tail.why}); they are kept in ${tail.keptAs}` +
             (tail.lostLsns === undefined ? '' : `; the writes logged between LSN ${tail.lostLsns.after} and ${tail.lostLsns.before} (exclusive) are lost`),
           'ShoalRecoveryWarning',
         );
@@ -403,7 +403,11 @@ export class Database {
     } finally {
       await this.#store.freeAll();
       await this.#pool.close();
-      this.#unlock();
+      try {
+        this.#unlock();
+      } catch (err) {
+        process.emitWarning(`shoal: could not release the lock of ${this.path}: ${(err as Error).message}`, 'ShoalWarning');
+      }
       if (this.ephemeral) rmSync(this.path, { recursive: true, force: true });
     }
   }

@@ -236,6 +236,7 @@ export class ShardStore implements Evictor {
         users: s.users,
         stalled: s.stalled,
         leaving: s.state === 'draining' || s.state === 'evicting',
+        arriving: s.state === 'loading',
       };
     }
   }
@@ -255,7 +256,13 @@ export class ShardStore implements Evictor {
   }
 
   released(keys: readonly string[]): Promise<void> {
-    return Promise.race(keys.map((k) => this.#slots.get(k)?.whenIdle() ?? Promise.resolve()));
+    return Promise.race(
+      keys.map((k) => {
+        const slot = this.#slots.get(k);
+        if (slot === undefined) return Promise.resolve();
+        return slot.transition ?? slot.whenIdle();
+      }),
+    );
   }
 
   // ---- using shards -----------------------------------------------------------------------
@@ -276,15 +283,46 @@ export class ShardStore implements Evictor {
     }
   }
 
-  /** Runs `body` holding the write turns of `slots` (entered, ascending), taken in that order. */
-  inTurns<T>(slots: readonly Slot[], body: () => Promise<T>, i = 0): Promise<T> {
-    if (i === slots.length) return body();
-    return (slots[i] as Slot).writeTurn(() => this.inTurns(slots, body, i + 1));
+  /**
+   * Runs `body` holding the write turns of `slots` (entered, ascending), taken in that order.
+   * While it waits for a turn its slots count as held by a waiting call: an admission never
+   * waits for them, as their holder may be waiting for the admitting call's own turn.
+   */
+  inTurns<T>(slots: readonly Slot[], body: () => Promise<T>): Promise<T> {
+    for (const s of slots) s.stalled++;
+    let stalled = true;
+    const unstall = (): void => {
+      if (!stalled) return;
+      stalled = false;
+      for (const s of slots) s.stalled--;
+    };
+    const take = (i: number): Promise<T> => {
+      if (i === slots.length) {
+        unstall();
+        return body();
+      }
+      return (slots[i] as Slot).writeTurn(() => take(i + 1));
+    };
+    return take(0).finally(unstall);
   }
 
-  /** Reserves budget for an allocation a call is about to make. @throws {BudgetExceededError} */
-  reserve(owner: SlotOwner, bytes: number, kind: ReservationKind): Promise<Reservation> {
-    return this.#d.governor.admit({ bytes, kind, collection: owner, label: `${kind} ${owner.name}` });
+  /**
+   * Reserves budget for an allocation a call is about to make. A write passes the slots it
+   * holds: it may then wait (admissionWaitMs) for shards other calls are using, or for a load or
+   * unload in progress, rather than fail at once. @throws {BudgetExceededError}
+   */
+  reserve(owner: SlotOwner, bytes: number, kind: ReservationKind, held?: readonly Slot[]): Promise<Reservation> {
+    return this.#d.governor.admit({ bytes, kind, collection: owner, label: `${kind} ${owner.name}`, ...(held === undefined ? {} : { wait: this.#waitAs(held) }) });
+  }
+
+  /** How a call holding `held` waits for an admission: those slots count as held by a waiter. */
+  #waitAs(held: readonly Slot[]): { own: ReadonlySet<string>; stall: (waiting: boolean) => void } {
+    return {
+      own: new Set(held.map((h) => h.key)),
+      stall: (waiting) => {
+        for (const h of held) h.stalled += waiting ? 1 : -1;
+      },
+    };
   }
 
   release(r: Reservation): void {
@@ -302,14 +340,14 @@ export class ShardStore implements Evictor {
   }
 
   /** Bytes an add of `fresh` new ids (of `idBytes` UTF-8 bytes) will allocate, after growing. */
-  async prepareAdd(slot: Slot, fresh: number, idBytes: number): Promise<Reservation> {
-    await this.#grow(slot, fresh);
+  async prepareAdd(slot: Slot, fresh: number, idBytes: number, held: readonly Slot[]): Promise<Reservation> {
+    await this.#grow(slot, fresh, held);
     const info = native.segmentInfo(slot.residentHandle());
-    return this.reserve(slot.owner, addBytes(info, slot.residentIds(), fresh, idBytes), fresh > 0 ? 'growth' : 'transient');
+    return this.reserve(slot.owner, addBytes(info, slot.residentIds(), fresh, idBytes), fresh > 0 ? 'growth' : 'transient', held);
   }
 
-  prepareDelete(slot: Slot, count: number): Promise<Reservation> {
-    return this.reserve(slot.owner, deleteBytes(native.segmentInfo(slot.residentHandle()), count), 'transient');
+  prepareDelete(slot: Slot, count: number, held: readonly Slot[]): Promise<Reservation> {
+    return this.reserve(slot.owner, deleteBytes(native.segmentInfo(slot.residentHandle()), count), 'transient', held);
   }
 
   /**
@@ -585,12 +623,12 @@ export class ShardStore implements Evictor {
   }
 
   /** Grows a resident slot's capacity (by half again, repeatedly) until `fresh` more ids fit. */
-  async #grow(slot: Slot, fresh: number): Promise<void> {
+  async #grow(slot: Slot, fresh: number, held: readonly Slot[]): Promise<void> {
     const info = native.segmentInfo(slot.residentHandle());
     const needed = info.count + fresh;
     if (needed <= info.capacity) return;
     const capacity = grownCapacity(info.capacity, needed, INITIAL_CAPACITY);
-    const r = await this.reserve(slot.owner, growBytes(info, capacity, this.#d.threads), 'growth');
+    const r = await this.reserve(slot.owner, growBytes(info, capacity, this.#d.threads), 'growth', held);
     try {
       await this.#d.pool.run('resize', { handle: slot.residentHandle(), capacity });
     } finally {
