@@ -1,15 +1,25 @@
 /**
- * One benchmark harness: `npm run bench` (all scenarios), `npm run bench -- --scenario NAME[,NAME]`,
- * `--smoke` (tiny sizes, for test/bench/smoke.test.ts), `--full` (larger sizes), `--out=DIR`
- * (default bench/results, or bench/results/smoke with --smoke), `--report` (re-render report.md
- * from the JSON already in DIR; runs nothing).
+ * The benchmark runner, the only entry point; the scenarios are bench/scenarios/*.mjs (SCENARIOS):
  *
- * Every task of every scenario runs in its own child process (`--child SCENARIO JSON`) so memory
- * figures are clean; each child prints one JSON line. Per scenario the parent writes
- * DIR/bench-<scenario>.json (machine facts + rows), then renders DIR/report.md and the SVG charts
- * from every bench-*.json in DIR. Uses ../dist/: run `npx tsc -p tsconfig.build.json` first.
+ *   npm run build && node bench/run.mjs [SCENARIO ...] [--smoke | --quick | --full] [--out=DIR]
+ *     [--data=DIR] [scenario options, e.g. --tenants=20 --only=100,reload]
+ *   node bench/run.mjs --report [--out=DIR]     # report.md and charts again from DIR's JSON
+ *
+ * No scenario named: all of them, in the order of SCENARIOS. Sizes: --smoke tiny (seconds, for
+ * test/bench/smoke.test.ts), --quick a few minutes per scenario, default the sizes behind the
+ * README's figures, --full larger where a scenario has more. --out: default bench/results, or
+ * bench/results/smoke with --smoke. --data: a directory with siftsmall_*.fvecs/.ivecs (plain or
+ * .gz; relative to the repository root) instead of test/fixtures/siftsmall.
+ *
+ * Every measurement runs in its own child process (`--child SCENARIO JSON`), so none inherits
+ * another's heap, allocator arenas, JIT state or worker threads; each child prints one JSON line.
+ * A scenario module (bench/scenarios/NAME.mjs) exports run(ctx), which spawns its children
+ * through ctx.child and returns what it measured; child(cfg), which runs in the child; and
+ * report(data), which turns the saved JSON into Markdown lines and SVG charts. The runner writes
+ * DIR/NAME.json (machine facts, command, duration, data), then DIR/report.md from every NAME.json
+ * in DIR.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -19,18 +29,36 @@ import { gitCommit } from './lib/git.mjs';
 import { hostFacts } from './lib/host.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-const SCENARIOS = { recall: './harness/recall.mjs', tenants: './harness/tenants.mjs', reload: './harness/reload.mjs', accounting: './harness/accounting.mjs', eventloop: './harness/eventloop.mjs' };
-const TITLES = { recall: '1. recall vs speed', tenants: '2. many tenants', reload: '3. unload/reload', accounting: '4. accounting', eventloop: '5. event loop' };
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return fallback;
-  return args[i].includes('=') ? args[i].slice(name.length + 3) : args[i + 1];
+/** Scenario -> section title, in run and report order. */
+const SCENARIOS = {
+  recall: 'recall vs speed, every contender',
+  segment: 'raw index (Segment) against hnswlib-node',
+  collection: 'collection through the pool: ingest, query, latency, event loop',
+  tenants: 'many tenants under a memory budget',
+  reload: 'unload/reload',
+  accounting: 'memory accounting',
+  eventloop: 'event loop under load',
+  durability: 'durability: write-ahead log, recovery, warm start',
 };
-const load = (name) => import(SCENARIOS[name]);
+const args = process.argv.slice(2);
+const load = (name) => import(`./scenarios/${name}.mjs`);
+
+/** --name=value and bare --flag (true) options; positional words are scenario names. */
+function parseArgs(list) {
+  const opts = {};
+  const names = [];
+  for (const a of list) {
+    if (!a.startsWith('--')) names.push(a);
+    else if (a.includes('=')) opts[a.slice(2, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
+    else opts[a.slice(2)] = true;
+  }
+  if (typeof opts.scenario === 'string') names.push(...opts.scenario.split(','));
+  return { names, opts };
+}
 
 function machine() {
   const req = createRequire(import.meta.url);
+  // Read from node_modules directly: some packages' "exports" hide their package.json.
   const v = (p) => {
     try {
       return JSON.parse(readFileSync(new URL(`../node_modules/${p}/package.json`, import.meta.url), 'utf8')).version;
@@ -46,68 +74,101 @@ function machine() {
   };
 }
 
-function runChild(scenario, cfg) {
-  // A failed task becomes an error row: the other tasks and the report still run.
-  return runJsonChild(['--expose-gc', SELF, '--child', scenario, JSON.stringify(cfg)], { label: `${scenario} ${JSON.stringify(cfg).slice(0, 200)}` }).catch(
-    (err) => ({ error: err.message }),
-  );
+/** What each scenario's run() gets. */
+function context(name, opts, tmp, started) {
+  const log = (m) => process.stderr.write(`[${name}] ${m} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+  // Children measure shoal's defaults: the caller's SHOAL_* settings stay out, except the
+  // bench's own (SHOAL_BENCH_*) and the choice of binary.
+  const keep = ([k]) => !k.startsWith('SHOAL_') || k.startsWith('SHOAL_BENCH_') || k === 'SHOAL_NATIVE_BINARY';
+  const child = (cfg, { label, env = {}, flags = [] } = {}) =>
+    runJsonChild(['--expose-gc', ...flags, SELF, '--child', name, JSON.stringify(cfg)], {
+      label: label ?? `${name} ${JSON.stringify(cfg).slice(0, 200)}`,
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(keep)), ...env },
+    });
+  return {
+    smoke: opts.smoke === true,
+    quick: opts.quick === true,
+    full: opts.full === true,
+    opts,
+    tmp,
+    log,
+    child,
+    /**
+     * Runs a list of { label, cfg } one child each, in order; a failed child becomes an error
+     * row and the others still run. With passFirst, every later task gets the first result as
+     * cfg.sizes (e.g. the bytes a build measured).
+     */
+    async runTasks(tasks, { passFirst = false } = {}) {
+      const rows = [];
+      let first = null;
+      for (const task of tasks) {
+        log(`${task.label} ...`);
+        const cfg = passFirst && first ? { ...task.cfg, sizes: first } : task.cfg;
+        const r = await child(cfg).catch((err) => ({ error: err.message }));
+        if (r.error) log(`  FAILED: ${r.error}`);
+        first ??= r;
+        rows.push({ ...r, kind: cfg.kind, cfg: { ...cfg, sizes: undefined } });
+      }
+      return rows;
+    },
+  };
 }
 
 async function parent() {
-  const smoke = args.includes('--smoke');
-  const full = args.includes('--full');
-  const outDir = opt('out', fileURLToPath(new URL(smoke ? './results/smoke/' : './results/', import.meta.url)));
+  const { names: asked, opts } = parseArgs(args);
+  const names = asked.length ? asked : Object.keys(SCENARIOS);
+  for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario ${n}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  // Children inherit it; lib/datasets.mjs resolves it against the repository root.
+  if (typeof opts.data === 'string') process.env.SHOAL_BENCH_DATA = opts.data;
+  const outDir = typeof opts.out === 'string' ? opts.out : fileURLToPath(new URL(opts.smoke ? './results/smoke/' : './results/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
-  if (!args.includes('--report')) {
-    const names = (opt('scenario', null)?.split(',') ?? Object.keys(SCENARIOS));
-    for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario ${n}; known: ${Object.keys(SCENARIOS).join(', ')}`);
-    const tmp = mkdtempSync(join(os.tmpdir(), 'shoal-bench-'));
+  if (opts.report !== true) {
     const started = Date.now();
-    const log = (m) => process.stderr.write(`[bench] ${m} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
-    try {
-      for (const name of names) {
-        const mod = await load(name);
-        const t0 = Date.now();
-        const rows = [];
-        let first = null;
-        for (const task of mod.tasks({ smoke, full, tmp })) {
-          log(`${name}: ${task.label} ...`);
-          const cfg = mod.passFirst && first ? { ...task.cfg, sizes: first } : task.cfg;
-          const r = await runChild(name, cfg);
-          if (r.error) log(`  FAILED: ${r.error}`);
-          first ??= r;
-          rows.push({ ...r, kind: cfg.kind, cfg: { ...cfg, sizes: undefined } });
-        }
-        mod.cleanup?.({ tmp });
+    const failed = [];
+    const flags = args.filter((a) => a.startsWith('--') && !a.startsWith('--scenario'));
+    for (const name of names) {
+      const mod = await load(name);
+      const tmp = mkdtempSync(join(os.tmpdir(), `shoal-bench-${name}-`));
+      const t0 = Date.now();
+      try {
+        const data = await mod.run(context(name, opts, tmp, started));
         const seconds = (Date.now() - t0) / 1000;
-        const command = `node bench/run.mjs ${args.join(' ')}`.trim();
-        writeFileSync(join(outDir, `bench-${name}.json`), `${JSON.stringify({ scenario: name, smoke, full, command, seconds, machine: machine(), rows }, null, 2)}\n`);
-        log(`${name}: done in ${seconds.toFixed(0)} s`);
+        const command = ['node bench/run.mjs', name, ...flags].join(' ');
+        const file = { scenario: name, smoke: opts.smoke === true, quick: opts.quick === true, full: opts.full === true, command, seconds, ...data, machine: { ...machine(), ...data.machine } };
+        writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(file, null, 2)}\n`);
+        process.stderr.write(`[bench] ${name}: done in ${seconds.toFixed(0)} s\n`);
+      } catch (err) {
+        // One scenario failing must not lose the others' results; the exit status says it.
+        failed.push(name);
+        process.stderr.write(`[bench] ${name}: FAILED: ${err.stack ?? err}\n`);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
     }
-    log(`all done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    process.stderr.write(`[bench] all done in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}\n`);
+    process.exitCode = failed.length ? 1 : 0;
   }
   await writeReport(outDir);
 }
 
 async function writeReport(outDir) {
   const md = ['# shoal benchmarks', ''];
-  const files = Object.keys(SCENARIOS).map((n) => [n, join(outDir, `bench-${n}.json`)]).filter(([, f]) => existsSync(f));
+  const files = Object.keys(SCENARIOS).map((n) => [n, join(outDir, `${n}.json`)]).filter(([, f]) => existsSync(f));
   if (files.length) {
     const m = JSON.parse(readFileSync(files[0][1], 'utf8')).machine;
-    md.push(`- CPU: ${m.cpuModel}, ${m.cores} cores; ${m.os}; RAM ${m.totalMemGiB} GiB; Node ${m.node}`);
-    md.push(`- versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; commit ${m.commit}`);
-    md.push('- every contender in its own child process; each scenario\'s raw rows are in bench-<scenario>.json next to this file', '');
+    md.push(`- CPU: ${m.cpuModel}, ${m.cores} cores; ${m.os}; RAM ${Number(m.totalMemGiB).toFixed(1)} GiB; Node ${m.node}`);
+    if (m.versions) md.push(`- versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; commit ${m.commit}`);
+    md.push("- every measurement in its own child process; each scenario's raw results are in <scenario>.json next to this file", '');
   }
+  let section = 0;
   for (const [name, file] of files) {
     const data = JSON.parse(readFileSync(file, 'utf8'));
-    const failed = data.rows.filter((r) => r.error);
-    const ok = data.rows.filter((r) => !r.error);
-    const { md: lines, charts } = (await load(name)).report(ok);
-    md.push(...lines);
-    md.push(`_Scenario ${TITLES[name]}: \`${data.command}\`, ${data.seconds.toFixed(0)} s, ${data.machine.date}${data.smoke ? ', smoke sizes' : data.full ? ', --full' : ''}._`, '');
+    const { md: lines, charts = [] } = (await load(name)).report(data);
+    md.push(`## ${++section}. ${SCENARIOS[name]}`, '', ...lines);
+    const size = data.smoke ? ', smoke sizes' : data.quick ? ', --quick' : data.full ? ', --full' : '';
+    const took = Number.isFinite(data.seconds) ? `${data.seconds.toFixed(0)} s, ` : '';
+    md.push(`_\`${data.command}\`, ${took}${data.machine.date}, commit ${data.machine.commit}${size}._`, '');
+    const failed = (data.rows ?? []).filter((r) => r.error);
     for (const f of failed) md.push(`- **FAILED**: ${f.error}`);
     if (failed.length) md.push('');
     for (const c of charts) writeFileSync(join(outDir, c.file), c.svg);
@@ -119,7 +180,7 @@ async function writeReport(outDir) {
 if (args[0] === '--child') {
   const mod = await load(args[1]);
   const r = await mod.child(JSON.parse(args[2]));
-  process.stdout.write(`${JSON.stringify(r)}\n`);
+  process.stdout.write(`${JSON.stringify(r ?? {})}\n`);
   process.exit(0);
 } else {
   await parent();

@@ -7,10 +7,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { datasetCollection } from '../lib/ingest.mjs';
 import { Shoal } from '../../dist/index.js';
 
-const [dsName = 'gauss20k', t = '2', s = '2', mode = 'singles', secondsArg = '4', out = `/tmp/shoal-${mode}-t${t}-s${s}`] = process.argv.slice(2);
+const [dsName = 'gauss20k', t = '2', s = '2', mode = 'singles', secondsArg = '4', out = join(tmpdir(), `shoal-${mode}-t${t}-s${s}`)] = process.argv.slice(2);
 const { ds, dim, nq, db, col } = await datasetCollection(Shoal, dsName, Number(t), Number(s));
 const rows = Array.from({ length: nq }, (_, i) => ds.queries.subarray(i * dim, (i + 1) * dim));
 // Warm up the JIT on the path we profile.

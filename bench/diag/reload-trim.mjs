@@ -8,8 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native } from '../../dist/native/binding.js';
-import { Shoal } from '../../dist/index.js';
+import { Shoal, native } from '../../dist/index.js';
 import { DIM, tenantBase } from '../lib/tenants/data.mjs';
 
 const TENANTS = 20;

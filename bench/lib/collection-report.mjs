@@ -1,4 +1,4 @@
-/** Markdown tables for bench/collection.mjs. Pure: the children's results in, lines out. */
+/** Markdown tables for bench/scenarios/collection.mjs. Pure: the children's results in, lines out. */
 import { disturbed } from './cpu.mjs';
 import { qpsAtRecall, smallestEfAtLeast } from './curve.mjs';
 
@@ -33,7 +33,7 @@ export function report(results, { quick, protocol }) {
   const out = [];
 
   // 1. ingest
-  out.push('## 1. Build / ingest throughput', '');
+  out.push('### 1. Build / ingest throughput', '');
   out.push(
     `hnswlib-node: \`addPoint\` loop on the main thread (one \`Array.from\` per point, as its API needs). shoal: \`col.add\` with ${protocol.batch} string ids per call, up to ${protocol.inFlightPerThread} × threads calls in flight, timed from the first call to the last resolution (includes segment creation and capacity doublings from 1,024). "main ELU" = main-thread event-loop utilisation during ingest.`,
     '',
@@ -50,7 +50,7 @@ export function report(results, { quick, protocol }) {
 
   // 2. query
   if (peer) {
-    out.push('## 2. Query QPS and recall@10', '');
+    out.push('### 2. Query QPS and recall@10', '');
     out.push(
       `shoal: one \`col.query\` call with all ${results[0].nq} queries per pass (${quick ? 'repeated to ≥ 1,000 queries per pass, ' : ''}${protocol.shoalJitWarmupCalls ? `${protocol.shoalJitWarmupCalls} JIT warm-up calls before the ladder, then per ef ` : ''}a warm-up call, best of ${protocol.passes} passes). hnswlib-node: \`searchKnn\` loop, one query per call, one thread (${protocol.warmupQueries ?? 100} warm-up queries per ef, best of ${protocol.passes} passes). ` +
         'With 2+ shards every shard returns its own top-10, so recall at equal ef is higher than with 1 shard; hence two comparisons. ' +
@@ -74,7 +74,7 @@ export function report(results, { quick, protocol }) {
   }
 
   // 3. latency
-  out.push('## 3. Single-query latency', '');
+  out.push('### 3. Single-query latency', '');
   out.push(
     `${protocol.latency.queries.toLocaleString('en-US')} sequential single queries (k=10, ef=${protocol.latency.ef}) after ${protocol.latency.warmup} warm-up, each awaited before the next. shoal: \`col.query(Float32Array(dim))\` through the pool. "trivial" = the same with k=1, ef=1 (almost no native work: the cost of the collection + pool path itself). hnswlib-node: a synchronous \`searchKnn\` on the main thread (≈ the native search cost alone).`,
     '',
@@ -90,7 +90,7 @@ export function report(results, { quick, protocol }) {
   out.push('');
 
   // 4. event loop
-  out.push('## 4. Event-loop delay under saturating query load', '');
+  out.push('### 4. Event-loop delay under saturating query load', '');
   out.push(
     `\`perf_hooks.monitorEventLoopDelay({ resolution: ${protocol.eventLoop.resolutionMs} })\` on the main thread for ~${protocol.eventLoop.seconds} s, ef=${protocol.eventLoop.ef}. It records the whole interval between its timer's firings, so an idle loop reads ≈ ${protocol.eventLoop.resolutionMs} ms (row "idle"); blocking shows as the excess over that. shoal: ${protocol.eventLoop.inFlight} single \`col.query\` calls continuously in flight. hnswlib-node: synchronous \`searchKnn\` loop on the main thread, yielding via \`setImmediate\` every N queries so the monitor can sample at all (without yielding, the delay is the whole run). QPS = queries answered during the window; ELU = main-thread event-loop utilisation.`,
     '',
@@ -109,7 +109,7 @@ export function report(results, { quick, protocol }) {
   // 5. shard study
   const study = shoal.filter((r) => r.threads === 2).sort((a, b) => a.shards - b.shards);
   if (study.length > 1) {
-    out.push('## 5. Shard count (threads=2)', '');
+    out.push('### 5. Shard count (threads=2)', '');
     const at = (r, ef) => r.search.find((x) => x.ef === ef);
     out.push(
       'Native bytes = `native.totalBytes()` after ingest (exact; all shards). Fixed bytes/shard = `estimateBytes({capacity: 1}).fixedBytes`. Capacities double from 1,024, so per-shard capacity (and so bytes) depends on where the count lands. Id-table bytes are JS-side typed arrays, not in native bytes.',
@@ -127,7 +127,7 @@ export function report(results, { quick, protocol }) {
   }
 
   // goals
-  out.push('## Goals', '');
+  out.push('### Goals', '');
   const t2 = find(2, 2);
   if (peer && t2) {
     const rows = t2.search.map((row) => ({ ef: row.ef, ...compareRow(row, peer) }));
@@ -150,7 +150,7 @@ export function report(results, { quick, protocol }) {
   out.push('');
 
   // contention
-  out.push('## CPU used by other processes during each phase', '');
+  out.push('### CPU used by other processes during each phase', '');
   out.push(
     'Average cores busy outside this benchmark process (from /proc/stat minus /proc/self/stat; 2 cores in all). Anything above ~0.1 means that phase competed for the CPUs and its numbers are pessimistic; "self" = this process\'s own average cores. A query, latency or event-loop measurement disturbed by more than 0.15 core is repeated in the child once the machine is quiet (up to 3 times, least disturbed kept); phases show the time-weighted average over their kept measurements. Before each configuration the parent waits until other processes use < 0.1 core; a configuration with a phase still above 0.15 (typically its ingest, which is not repeatable in the child) is run again whole, up to the retry limit, and the least disturbed run is kept.',
     '',

@@ -4,13 +4,19 @@
  * bench/.cache/ in files whose names carry every generator parameter (change one, get new files).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bruteForceTopK } from './groundtruth.mjs';
 import { mulberry32, normals } from './rng.mjs';
 import { readFvecs, readIvecs } from './vecs.mjs';
 
-const SIFT_DIR = '/work/shared/datasets/siftsmall';
+/**
+ * Where siftsmall is read from: the fixture the repository carries (gzip), unless SHOAL_BENCH_DATA
+ * (or run.mjs --data=DIR, which sets it) names a directory holding siftsmall_*.fvecs/.ivecs, plain
+ * or .gz; a relative DIR is taken from the repository root.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const siftDir = () => resolve(ROOT, process.env.SHOAL_BENCH_DATA || 'test/fixtures/siftsmall');
 const CACHE_DIR = fileURLToPath(new URL('../.cache/', import.meta.url));
 const K = 10;
 
@@ -24,6 +30,8 @@ export const DATASETS = {
   siftsmall: () => loadSift(),
   gauss100k: () => loadMixture('gauss100k', mixture(100_000, 1_000)),
   gauss20k: () => loadMixture('gauss20k', mixture(20_000, 200)),
+  /** Smoke-test size: siftsmall's first 1,000 base vectors and 20 queries, truth by brute force. */
+  sift1k: () => siftSubset(1000, 20),
 };
 
 export function loadDataset(name) {
@@ -33,13 +41,21 @@ export function loadDataset(name) {
 }
 
 function loadSift() {
-  const base = readFvecs(join(SIFT_DIR, 'siftsmall_base.fvecs'));
-  const queries = readFvecs(join(SIFT_DIR, 'siftsmall_query.fvecs'));
-  const gt = readIvecs(join(SIFT_DIR, 'siftsmall_groundtruth.ivecs'));
+  const dir = siftDir();
+  const base = readFvecs(join(dir, 'siftsmall_base.fvecs'));
+  const queries = readFvecs(join(dir, 'siftsmall_query.fvecs'));
+  const gt = readIvecs(join(dir, 'siftsmall_groundtruth.ivecs'));
   // The file holds the top 100 per query; recall@10 needs the first 10 of each row.
   const truth = new Uint32Array(queries.rows * K);
   for (let q = 0; q < queries.rows; q++) truth.set(gt.data.subarray(q * gt.dim, q * gt.dim + K), q * K);
   return { name: 'siftsmall', dim: base.dim, base: base.data, queries: queries.data, truth, k: K };
+}
+
+function siftSubset(n, nq) {
+  const ds = loadSift();
+  const base = ds.base.subarray(0, n * ds.dim);
+  const queries = ds.queries.subarray(0, nq * ds.dim);
+  return { name: `sift${n / 1000}k`, dim: ds.dim, base, queries, truth: bruteForceTopK(base, queries, ds.dim, K), k: K };
 }
 
 function loadMixture(name, p) {

@@ -1,8 +1,15 @@
-/** Readers for the TEXMEX .fvecs / .ivecs formats: each row is an int32 d, then d values (LE). */
-import { readFileSync } from 'node:fs';
+/** Readers for the TEXMEX .fvecs / .ivecs formats: each row is an int32 d, then d values (LE), optionally gzipped. */
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+
+/** `path` itself, or `path.gz` decompressed when only that exists (the vendored fixture). */
+function readMaybeGzipped(path) {
+  if (existsSync(path) || !existsSync(`${path}.gz`)) return readFileSync(path);
+  return gunzipSync(readFileSync(`${path}.gz`));
+}
 
 function readVecs(path, Kind) {
-  const buf = readFileSync(path);
+  const buf = readMaybeGzipped(path);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const dim = view.getInt32(0, true);
   const rowBytes = 4 + 4 * dim;

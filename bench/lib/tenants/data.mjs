@@ -1,5 +1,5 @@
 /**
- * Deterministic data for bench/tenants.mjs: one Gaussian mixture per tenant (seeded by the
+ * Deterministic data for bench/scenarios/tenants.mjs (and the reload and accounting scenarios): one Gaussian mixture per tenant (seeded by the
  * tenant's index), query vectors drawn from the same mixture, and the Zipf-distributed order in
  * which the clients visit the tenants. Pure functions of their arguments: every child process
  * regenerates exactly the same numbers.

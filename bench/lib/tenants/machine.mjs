@@ -1,4 +1,4 @@
-/** Machine facts, a fingerprint of the compiled JS, and waiting for a quiet VM (bench/tenants.mjs). */
+/** Machine facts, a fingerprint of the compiled JS, and waiting for a quiet VM (the tenants scenario). */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,4 +1,4 @@
-/** Markdown for bench/tenants.mjs. Pure: the parent's collected results in, lines out. */
+/** Markdown for the tenants scenario's shoal study (bench/scenarios/tenants.mjs). Pure: the saved results in, lines out. */
 import { lruMisses, zipfPlan } from './data.mjs';
 
 const fmt = (x, digits = 0) =>
@@ -63,7 +63,7 @@ export function report(out) {
   const verdicts = {};
   const m = machine;
 
-  lines.push(`# shoal multi-tenant budget benchmark${out.quick ? ' (--quick)' : ''}`, '');
+  if (out.quick) lines.push('_--quick sizes._', '');
   lines.push(
     `- CPU: ${m.cpuModel}, ${m.cores} cores; ${m.os}; RAM ${fmt(m.totalMemGiB, 1)} GiB; Node ${m.node}`,
     `- commit ${m.commit}${m.commitAtStart && m.commitAtStart !== m.commit ? ` (${m.commitAtStart} when the run started)` : ''}; dist/ JS digest ${m.distDigests.join(', ')}; addon built ${m.addonBuilt}; run ${m.date}; whole run ${fmt(out.wallSeconds)} s`,
@@ -76,7 +76,7 @@ export function report(out) {
   lines.push('');
 
   // ---- setup
-  lines.push('## Build and working set', '');
+  lines.push('### Build and working set', '');
   lines.push('| build s | vectors/s (2 threads) | data generation s (main thread, overlapped) | close s | files MiB (.seg + .ids) | S = usedBytes, all loaded (MiB) | resident (native + ids) MiB | S after a query pass (MiB) | S / file bytes | S per tenant MiB | cold load ms p50 / p99 |');
   lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   lines.push(
@@ -88,7 +88,7 @@ export function report(out) {
   const labels = [...new Set(runs.map((r) => r.label))];
   const baseline = best(runs, 'unbudgeted');
   if (labels.length) {
-    lines.push('## Budget runs', '');
+    lines.push('### Budget runs', '');
     lines.push(
       'Throughput = queries / wall time of the measured sequence; latency per query (call to resolution, includes waiting for a load). Hit rate, loads, evictions, waits, rejections: deltas over the measured sequence. "LRU vs ideal" = hit rate / the Zipf mass of the most popular tenants the cache held on average (what a perfect static cache of that size would hit). Peak accounted = stats().peakBytes (ledger maximum since open). Real = nativeBytes + idTableBytes. Best of the attempts shown (attempts listed in the JSON).',
       '',
@@ -119,7 +119,7 @@ export function report(out) {
 
   // ---- reload
   if (reload) {
-    lines.push('## Reload speed', '');
+    lines.push('### Reload speed', '');
     lines.push(
       `${reload.tenants.length} tenants, ${reload.rounds} rounds each, median per tenant, summed. col.load() right after col.unload() (the files are in the page cache), then readFileSync of the same .seg and .ids files, each after a GC, so that both write into memory the process already has mapped. The parts of a load timed alone: readIds (the .ids file into an IdTable; in col.load() it runs on a pool thread beside the segment) and Segment.load (the .seg file into a native segment, libuv pool); the rest is governor, pool and message overhead. "Empty create" = Segment.create of an empty segment of the same capacity: the allocation and initialisation every load pays before reading a byte.`,
       '',
@@ -133,7 +133,7 @@ export function report(out) {
   }
 
   // ---- goals
-  lines.push('## Goals (from the issue)', '');
+  lines.push('### Goals (from the issue)', '');
   lines.push('| goal | measured | verdict |', '|---|---|---|');
   const full = best(runs, '100 %');
   if (full && baseline) {

@@ -7,11 +7,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import os from 'node:os';
 import { join } from 'node:path';
 import { DIM, tenantBase } from '../lib/tenants/data.mjs';
-import { fmt, now, percentile, ratio, table } from './common.mjs';
+import { fmt, now, percentile, ratio, table } from '../lib/common.mjs';
 
 const G = { M: 16, efConstruction: 64 };
 
-export function tasks({ smoke, full }) {
+export async function run(ctx) {
+  return { rows: await ctx.runTasks(tasks(ctx)) };
+}
+
+function tasks({ smoke, full }) {
   const n = smoke ? 1000 : full ? 100_000 : 20_000;
   const rounds = smoke ? 2 : 7;
   return ['shoal', 'hnswlib-node', 'usearch'].map((engine) => ({ label: engine, cfg: { engine, n, rounds } }));
@@ -83,8 +87,9 @@ export async function child({ engine, n, rounds }) {
   }
 }
 
-export function report(results) {
-  const md = ['## 3. Unload and reload', ''];
+export function report(data) {
+  const results = data.rows.filter((r) => !r.error);
+  const md = [];
   md.push(`One index of ${fmt(results[0]?.n)} × ${DIM}-d vectors (M=${G.M}, efConstruction=${G.efConstruction}); median of ${results[0]?.rounds} reloads, files hot in the page cache. "read" = readFileSync of the same file(s). shoal: \`col.unload()\` then timed \`await col.load()\` (off the main thread); hnswlib-node: \`readIndexSync\` into a new index; usearch: \`load()\` (copy) and \`view()\` (mmap, lazy) into a new Index — both synchronous on the main thread.`, '');
   md.push(...table(['engine', 'file MB', 'reload ms', 'reload MB/s', 'read ms', 'read MB/s', 'reload ÷ read time', 'usearch view() ms'], results.map((r) => [r.engine, fmt(r.bytes / 1e6, 1), fmt(r.loadMs, 1), fmt(r.loadMBps), fmt(r.readMs, 1), fmt(r.readMBps), ratio(r.loadMs, r.readMs), r.viewMs === null ? '—' : fmt(r.viewMs, 2)])));
   md.push('');

@@ -1,53 +1,43 @@
 /**
- * Collection benchmark: shoal's public Collection API (worker pool, shards, string ids) against
+ * Scenario "collection": shoal's public Collection API (worker pool, shards, string ids) against
  * hnswlib-node called directly on one thread, on the same data, in the same run.
  *
- *   npx tsc -p tsconfig.build.json && node bench/collection.mjs [--quick] [--only=<config>,...]
- *     [--retries=N] [--max-wait=SECONDS]
- *   node bench/collection.mjs --report [results.json]    # tables again from saved results
+ *   node bench/run.mjs collection [--quick | --smoke] [--only=<config>,...] [--retries=N] [--max-wait=SECONDS]
  *
  * The parent prepares (and caches) the dataset and its ground truth, snapshots the code under
  * test (dist/ and the native binary, copied to bench/.cache/code-<digest>/ so a rebuild during
- * the run cannot mix versions), then runs each configuration in its own child process
- * (`--child <config> <dataset>`), one after another, so no measurement inherits another's heap,
- * allocator arenas, JIT state or worker threads. Configurations: `hnswlib` (addPoint loop /
- * searchKnn loop on the main thread) and `shoal:t<threads>:s<shards>`. Each child builds its
- * index once and then measures, in order: ingest, batched query QPS + recall over an ef ladder,
- * single-query latency through the pool, and event-loop delay under a saturating query load.
+ * the run cannot mix versions), then runs each configuration in its own child process, one
+ * after another. Configurations: `hnswlib` (addPoint loop / searchKnn loop on the main thread)
+ * and `shoal:t<threads>:s<shards>`. Each child builds its index once and then measures, in
+ * order: ingest, batched query QPS + recall over an ef ladder, single-query latency through the
+ * pool, and event-loop delay under a saturating query load.
  *
  * The VM is shared with other work: every measurement records how much CPU other processes used
  * meanwhile (lib/cpu.mjs); a disturbed query/latency/event-loop measurement is repeated in the
  * child after the machine goes quiet, and a configuration still disturbed (e.g. during its
  * ingest) is rerun whole by the parent; the least disturbed attempt is kept and reported.
- *
- * Each child prints one JSON line; the parent prints Markdown tables and writes everything to
- * bench/results/collection.json.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { runJsonChild } from './lib/child.mjs';
-import { report } from './lib/collection-report.mjs';
-import { cpuMeter, disturbed, quietly, waitQuiet } from './lib/cpu.mjs';
-import { loadDataset } from './lib/datasets.mjs';
-import { gcWatch } from './lib/gc.mjs';
-import { gitCommit } from './lib/git.mjs';
-import { hostFacts } from './lib/host.mjs';
-import { GRAPH, K, MIN_QUERIES_PER_PASS, PASSES, WARMUP_QUERIES } from './lib/protocol.mjs';
-import { machineLines } from './lib/report.mjs';
-import { percentile, recallAtK, seconds, secondsSync, settledRss } from './lib/stats.mjs';
+import { fileURLToPath } from 'node:url';
+import { report as collectionReport } from '../lib/collection-report.mjs';
+import { cpuMeter, disturbed, quietly, waitQuiet } from '../lib/cpu.mjs';
+import { loadDataset } from '../lib/datasets.mjs';
+import { gcWatch } from '../lib/gc.mjs';
+import { GRAPH, K, MIN_QUERIES_PER_PASS, PASSES, WARMUP_QUERIES } from '../lib/protocol.mjs';
+import { machineLines } from '../lib/report.mjs';
+import { percentile, recallAtK, seconds, secondsSync, settledRss } from '../lib/stats.mjs';
 
-const SELF = fileURLToPath(import.meta.url);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RESULTS = fileURLToPath(new URL('./results/collection.json', import.meta.url));
-const CACHE = fileURLToPath(new URL('./.cache/', import.meta.url));
-const args = process.argv.slice(2);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CACHE = fileURLToPath(new URL('../.cache/', import.meta.url));
 
 /** ef values shoal is measured at (the issue's ladder). */
 export const EFS = [16, 32, 64, 128];
+/** --smoke's ladder for hnswlib-node: shoal's own, so every same-ef ratio exists. */
+const SMOKE_EFS = [16, 32, 64, 128];
 /** hnswlib-node's ladder: denser and wider, so shoal's recall can be located on its curve. */
 export const PEER_EFS = [10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 384, 512];
 const BATCH = 1000; // ids per col.add call
@@ -55,18 +45,18 @@ const IN_FLIGHT_PER_THREAD = 2; // col.add calls kept in flight: 2 x threads
 const LATENCY_EF = 64; // the collection default efSearch
 const LATENCY_WARMUP = 200;
 const LATENCY_QUERIES = 2000;
+const SMOKE_LATENCY_QUERIES = 100;
 const JIT_WARMUP_CALLS = 5; // batched col.query calls before shoal's ef ladder
 const ELD_RESOLUTION_MS = 10;
 const ELD_IN_FLIGHT = 8;
 const HNSW_CHUNKS = [1, 8]; // queries per setImmediate turn in hnswlib-node's synchronous loop
-const eldSeconds = (quick) => (quick ? 1.5 : 3);
+const eldSeconds = (cfg) => (cfg.smoke ? 0.3 : cfg.quick ? 1.5 : 3);
 
 /** Configurations, in run order. The first three are the head-to-head; the shard study adds two. */
 const MAIN = ['hnswlib', 'shoal:t1:s1', 'shoal:t2:s2'];
 const STUDY = ['shoal:t2:s1', 'shoal:t2:s4'];
-
-const RETRIES = Number(args.find((a) => a.startsWith('--retries='))?.slice(10) ?? 2);
-const MAX_WAIT_SECONDS = Number(args.find((a) => a.startsWith('--max-wait='))?.slice(11) ?? 900);
+/** --smoke: one peer and one sharded, multi-threaded shoal, on sift1k. */
+const SMOKE = ['hnswlib', 'shoal:t2:s2'];
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -74,24 +64,27 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // parent
 
-async function parent(quick, only) {
-  const dataset = quick ? 'gauss20k' : 'gauss100k';
+export async function run(ctx) {
+  const { quick, smoke, opts } = ctx;
+  const only = typeof opts.only === 'string' ? opts.only.split(',') : null;
+  const retries = Number(opts.retries ?? (smoke ? 0 : 2));
+  const maxWait = Number(opts['max-wait'] ?? (smoke ? 0 : 900));
+  const dataset = smoke ? 'sift1k' : quick ? 'gauss20k' : 'gauss100k';
   loadDataset(dataset); // generate + cache data and ground truth before anything is timed
   const code = snapshotCode();
-  process.stderr.write(`[collection] code under test: ${code.digest} (${code.dir})\n`);
-  const configs = [...MAIN, ...STUDY].filter((c) => !only || only.includes(c));
+  ctx.log(`code under test: ${code.digest} (${relative(ROOT, code.dir)})`);
+  const configs = (smoke ? SMOKE : [...MAIN, ...STUDY]).filter((c) => !only || only.includes(c));
   const results = [];
-  const started = Date.now();
   for (const c of configs) {
     const attempts = [];
-    for (let a = 0; a <= RETRIES; a++) {
-      const quiet = await waitQuiet(MAX_WAIT_SECONDS, 3000);
-      process.stderr.write(`[collection] ${c} on ${dataset}${a ? ` (attempt ${a + 1})` : ''} ... (${((Date.now() - started) / 1000).toFixed(0)} s${quiet.waitedSeconds >= 1 ? `, waited ${quiet.waitedSeconds.toFixed(0)} s for quiet` : ''})\n`);
-      const r = await runChild(c, dataset, quick, code);
+    for (let a = 0; a <= retries; a++) {
+      const quiet = maxWait > 0 ? await waitQuiet(maxWait, 3000) : { waitedSeconds: 0, skipped: true };
+      ctx.log(`${c} on ${dataset}${a ? ` (attempt ${a + 1})` : ''} ...${quiet.waitedSeconds >= 1 ? ` waited ${quiet.waitedSeconds.toFixed(0)} s for quiet` : ''}`);
+      const r = await runChild(ctx, { config: c, dataset, quick, smoke }, code);
       r.quietBefore = quiet;
       attempts.push(r);
       if (!Object.values(r.cpu).some(disturbed)) break;
-      process.stderr.write(`[collection] ${c}: other processes used up to ${worstOther(r).toFixed(2)} cores during a phase\n`);
+      ctx.log(`${c}: other processes used up to ${worstOther(r).toFixed(2)} cores during a phase`);
     }
     const best = attempts.reduce((x, y) => (worstOther(y) < worstOther(x) ? y : x));
     best.attempts = attempts.length;
@@ -100,53 +93,42 @@ async function parent(quick, only) {
   }
   const shoalFacts = results.find((r) => r.engine === 'shoal')?.facts;
   const machine = {
-    ...hostFacts(),
     shoalKernel: shoalFacts?.buildInfo?.kernel,
     shoalBuildInfo: shoalFacts?.buildInfo,
     hnswlibNodeVersion: results.find((r) => r.engine === 'hnswlib-node')?.facts.version,
     shoalAddonBuilt: code.addonBuilt,
-    shoalAddonSource: code.addonSource,
+    shoalAddonSource: relative(ROOT, code.addonSource),
     codeDigest: code.digest,
-    commit: gitCommit(),
   };
   const protocol = {
     graph: GRAPH,
     k: K,
     efs: EFS,
-    peerEfs: PEER_EFS,
+    peerEfs: smoke ? SMOKE_EFS : PEER_EFS,
     passes: PASSES,
     warmupQueries: WARMUP_QUERIES,
     shoalJitWarmupCalls: JIT_WARMUP_CALLS,
     minQueriesPerPass: MIN_QUERIES_PER_PASS,
     batch: BATCH,
     inFlightPerThread: IN_FLIGHT_PER_THREAD,
-    latency: { ef: LATENCY_EF, warmup: LATENCY_WARMUP, queries: LATENCY_QUERIES },
-    eventLoop: { resolutionMs: ELD_RESOLUTION_MS, inFlight: ELD_IN_FLIGHT, seconds: eldSeconds(quick), hnswChunks: HNSW_CHUNKS, ef: LATENCY_EF },
-    contention: { retriesPerConfig: RETRIES, maxWaitSeconds: MAX_WAIT_SECONDS },
+    latency: { ef: LATENCY_EF, warmup: LATENCY_WARMUP, queries: smoke ? SMOKE_LATENCY_QUERIES : LATENCY_QUERIES },
+    eventLoop: { resolutionMs: ELD_RESOLUTION_MS, inFlight: ELD_IN_FLIGHT, seconds: eldSeconds({ quick, smoke }), hnswChunks: HNSW_CHUNKS, ef: LATENCY_EF },
+    contention: { retriesPerConfig: retries, maxWaitSeconds: maxWait },
   };
-  const wallSeconds = (Date.now() - started) / 1000;
-  // Raw results first: a bug in the report must not lose a long run.
-  mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-  const command = `npx tsc -p tsconfig.build.json && node bench/collection.mjs${quick ? ' --quick' : ''}${only ? ` --only=${only.join(',')}` : ''}`;
-  writeFileSync(RESULTS, `${JSON.stringify({ command, quick, dataset, machine, protocol, wallSeconds, results }, null, 2)}\n`);
-  process.stderr.write(`[collection] raw results in ${RESULTS}\n`);
-  reprint();
+  return { dataset, machine, protocol, results };
 }
 
-/** Re-renders the tables from a results file: node bench/collection.mjs --report [file]. */
-function reprint(file = RESULTS) {
-  const saved = JSON.parse(readFileSync(file, 'utf8'));
-  const { machine, protocol, results, quick, dataset, wallSeconds } = saved;
-  const lines = [
-    `# shoal collection benchmark${quick ? ' (--quick)' : ''}: ${dataset}`,
-    '',
+/** Markdown for a saved results file (the runner's report.md). */
+export function report(data) {
+  const { machine, protocol, results, quick, dataset, wallSeconds, seconds: runSeconds } = data;
+  const md = [
     ...machineLines(machine),
-    `- code under test: dist/ + native binary snapshot ${machine.codeDigest} (binary from ${machine.shoalAddonSource.replace(ROOT, '')})`,
-    `- M=${protocol.graph.M}, efConstruction=${protocol.graph.efConstruction}, k=${protocol.k}; every configuration in its own child process, one after another; whole run ${wallSeconds.toFixed(0)} s`,
+    `- data: ${dataset}; code under test: dist/ + native binary snapshot ${machine.codeDigest} (binary from ${machine.shoalAddonSource})`,
+    `- M=${protocol.graph.M}, efConstruction=${protocol.graph.efConstruction}, k=${protocol.k}; every configuration in its own child process, one after another; whole run ${Number(wallSeconds ?? runSeconds).toFixed(0)} s`,
     '',
-    ...report(results, { quick, dataset, protocol }),
+    ...collectionReport(results, { quick, dataset, protocol }),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  return { md, charts: [] };
 }
 
 const worstOther = (r) => Math.max(0, ...Object.values(r.cpu ?? {}).map((p) => p?.otherCores ?? 0));
@@ -180,22 +162,21 @@ function snapshotCode() {
   return { digest, dir, index: join(dir, 'dist', 'index.js'), addon: join(dir, 'shoal.node'), addonSource, addonBuilt: statSync(addonSource).mtime.toISOString() };
 }
 
-function runChild(config, dataset, quick, code) {
-  // Only our own SHOAL_* settings: the run measures the defaults, not the caller's shell.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SHOAL_')));
-  Object.assign(env, { SHOAL_NATIVE_BINARY: code.addon, SHOAL_BENCH_DIST: code.index, SHOAL_BENCH_CODE: code.digest });
-  const argv = ['--expose-gc', SELF, '--child', config, dataset, ...(quick ? ['--quick'] : [])];
-  return runJsonChild(argv, { label: `${config} ${dataset}`, env });
+function runChild(ctx, cfg, code) {
+  return ctx.child(cfg, { label: `${cfg.config} ${cfg.dataset}`, env: { SHOAL_NATIVE_BINARY: code.addon, SHOAL_BENCH_DIST: code.index, SHOAL_BENCH_CODE: code.digest } });
 }
 
 // ---------------------------------------------------------------------------------------------
 // children
 
-async function child(config, datasetName, quick) {
-  const ds = loadDataset(datasetName);
-  const result = config === 'hnswlib' ? await hnswChild(ds, quick) : await shoalChild(config, ds, quick);
-  const out = { config, dataset: datasetName, n: ds.base.length / ds.dim, nq: ds.queries.length / ds.dim, code: process.env.SHOAL_BENCH_CODE ?? null, ...result };
-  process.stdout.write(`${JSON.stringify(out)}\n`);
+/** --smoke measures once: no waiting for a quiet machine, no repeats. */
+let quietOptions = {};
+
+export async function child(cfg) {
+  if (cfg.smoke) quietOptions = { retries: 0 };
+  const ds = loadDataset(cfg.dataset);
+  const result = cfg.config === 'hnswlib' ? await hnswChild(ds, cfg) : await shoalChild(cfg.config, ds, cfg);
+  return { config: cfg.config, dataset: cfg.dataset, n: ds.base.length / ds.dim, nq: ds.queries.length / ds.dim, code: process.env.SHOAL_BENCH_CODE ?? null, ...result };
 }
 
 /** Passes repeat the query set until they hold MIN_QUERIES_PER_PASS queries (gauss20k has 200). */
@@ -241,23 +222,24 @@ function phaseCpu(list) {
 
 /** Runs `fn` under quietly() and flattens its answer into { ...value, cpu, attempts }. */
 async function measured(fn) {
-  const { value, cpu, attempts } = await quietly(fn);
+  const { value, cpu, attempts } = await quietly(fn, quietOptions);
   return { ...value, cpu, attempts };
 }
 
-async function hnswChild(ds, quick) {
-  const engine = await import('./lib/engines/hnswlib-node.mjs');
+async function hnswChild(ds, cfg) {
+  const engine = await import('../engines/hnswlib-node.mjs');
+  const latencyQueries = cfg.smoke ? SMOKE_LATENCY_QUERIES : LATENCY_QUERIES;
   const { dim } = ds;
   const n = ds.base.length / dim;
   const nq = ds.queries.length / dim;
   const meter = cpuMeter();
-  const run = await engine.build(ds);
+  const run = await engine.protocolBuild(ds);
   const ingestCpu = meter();
 
   // Search ladder: single-query loop, warm-up then best of PASSES passes.
   const rounds = roundsFor(nq);
   const search = [];
-  for (const ef of PEER_EFS) {
+  for (const ef of cfg.smoke ? SMOKE_EFS : PEER_EFS) {
     search.push(
       await measured(() => {
         const out = new Uint32Array(nq * K);
@@ -274,9 +256,9 @@ async function hnswChild(ds, quick) {
   const latency = await measured(() => {
     index.setEf(LATENCY_EF);
     for (let i = 0; i < LATENCY_WARMUP; i++) index.searchKnn(queries[i % nq], K);
-    const lat = new Float64Array(LATENCY_QUERIES);
+    const lat = new Float64Array(latencyQueries);
     const gc = gcWatch();
-    for (let i = 0; i < LATENCY_QUERIES; i++) {
+    for (let i = 0; i < latencyQueries; i++) {
       const t0 = process.hrtime.bigint();
       index.searchKnn(queries[i % nq], K);
       lat[i] = Number(process.hrtime.bigint() - t0) / 1e3;
@@ -296,7 +278,7 @@ async function hnswChild(ds, quick) {
         const gc = gcWatch();
         h.enable();
         const t0 = now();
-        const end = t0 + eldSeconds(quick);
+        const end = t0 + eldSeconds(cfg);
         let done = 0;
         await new Promise((resolve) => {
           const step = () => {
@@ -327,13 +309,14 @@ async function hnswChild(ds, quick) {
   };
 }
 
-async function shoalChild(config, ds, quick) {
+async function shoalChild(config, ds, cfg) {
+  const latencyQueries = cfg.smoke ? SMOKE_LATENCY_QUERIES : LATENCY_QUERIES;
   const [, t, s] = /^shoal:t(\d+):s(\d+)$/.exec(config) ?? [];
   if (!t) throw new Error(`unknown config ${config}`);
   const threads = Number(t);
   const shards = Number(s);
-  const dist = process.env.SHOAL_BENCH_DIST ? pathToFileURL(process.env.SHOAL_BENCH_DIST).href : '../dist/index.js';
-  const { Shoal, native } = await import(dist);
+  // The snapshot the parent made (SHOAL_BENCH_DIST), through the one shoal adapter.
+  const { Shoal, native } = await import('../engines/shoal.mjs');
   const { dim } = ds;
   const n = ds.base.length / dim;
   const nq = ds.queries.length / dim;
@@ -364,10 +347,8 @@ async function shoalChild(config, ds, quick) {
   const ingestElu = performance.eventLoopUtilization(elu0).utilization;
   const ingestCpu = meter();
   const nativeBytes = native.totalBytes();
-  const shardInfo = col.shards.map((sh) => {
-    const info = native.segmentInfo(sh.handle);
-    return { count: info.count, capacity: info.capacity, bytes: info.bytes, idTableBytes: sh.ids.bytes() };
-  });
+  // Per shard, through the public collection stats (capacity 0 for a shard not resident).
+  const shardInfo = col.stats().shardDetails.map((d) => ({ count: d.count, capacity: d.capacity, bytes: d.nativeBytes, idTableBytes: d.idTableBytes }));
   const rssAfter = settledRss().rss;
   const fixed = native.estimateBytes({ dim, M: GRAPH.M, capacity: 1, count: 0 });
 
@@ -410,9 +391,9 @@ async function shoalChild(config, ds, quick) {
   // Latency of single unbatched queries through the pool, one at a time.
   const timeSingles = async (opts) => {
     for (let i = 0; i < LATENCY_WARMUP; i++) await col.query(rows[i % nq], opts);
-    const lat = new Float64Array(LATENCY_QUERIES);
+    const lat = new Float64Array(latencyQueries);
     const gc = gcWatch();
-    for (let i = 0; i < LATENCY_QUERIES; i++) {
+    for (let i = 0; i < latencyQueries; i++) {
       const t0 = process.hrtime.bigint();
       await col.query(rows[i % nq], opts);
       lat[i] = Number(process.hrtime.bigint() - t0) / 1e3;
@@ -431,7 +412,7 @@ async function shoalChild(config, ds, quick) {
     const gc = gcWatch();
     h.enable();
     const t0 = now();
-    const end = t0 + eldSeconds(quick);
+    const end = t0 + eldSeconds(cfg);
     let done = 0;
     let next = 0;
     const lane = async () => {
@@ -469,8 +450,3 @@ async function shoalChild(config, ds, quick) {
     nativeBytesAfterClose: native.totalBytes(),
   };
 }
-
-// Dispatch last: every const above is initialised by now.
-if (args[0] === '--child') await child(args[1], args[2], args.includes('--quick'));
-else if (args[0] === '--report') reprint(args[1]);
-else await parent(args.includes('--quick'), args.find((a) => a.startsWith('--only='))?.slice(7).split(','));

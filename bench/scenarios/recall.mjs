@@ -8,14 +8,18 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../lib/datasets.mjs';
 import { recallAtK } from '../lib/stats.mjs';
-import { GRAPH, fmt, now, ratio, settledRss, table } from './common.mjs';
-import { lineChart } from './svg.mjs';
+import { GRAPH, fmt, now, ratio, settledRss, table } from '../lib/common.mjs';
+import { lineChart } from '../lib/svg.mjs';
 
 const K = 10;
 const CONTENDERS = ['shoal:1', 'shoal:2', 'hnswlib-node', 'usearch'];
 const label = (c) => (c.startsWith('shoal:') ? `shoal t${c.slice(6)}` : c);
 
-export function tasks({ smoke, full }) {
+export async function run(ctx) {
+  return { rows: await ctx.runTasks(tasks(ctx)) };
+}
+
+function tasks({ smoke, full }) {
   const datasets = smoke ? ['tiny'] : ['siftsmall', 'gauss100k'];
   const efs = smoke ? [16, 64] : [16, 32, 64, 128, 256];
   return datasets.flatMap((dataset) => CONTENDERS.map((contender) => ({ label: `${label(contender)} on ${dataset}`, cfg: { contender, dataset, efs, minQueries: smoke ? 50 : 1000, passes: smoke ? 1 : 2 } })));
@@ -100,18 +104,26 @@ export async function child({ contender, dataset: dsName, efs, minQueries, passe
       fileBytes = statSync(file).size;
       const qs = Array.from({ length: nq }, (_, i) => ds.queries.subarray(i * dim, (i + 1) * dim));
       const found = new Uint32Array(nq * K);
+      const keysInto = (keys, at) => {
+        for (let j = 0; j < K; j++) found[at + j] = Number(keys[j]);
+      };
       for (const ef of efs) {
         const x = e.withEf(file, ef);
-        for (let i = 0; i < Math.min(nq, 100); i++) x.searchOne(qs[i], K);
+        // At its best: every query in one search call spread over us.CORES threads (QPS, recall).
+        x.searchMany(ds.queries, K);
         const s = await best(() => {
           for (let r = 0; r < rounds; r++) {
-            for (let q = 0; q < nq; q++) {
-              const keys = x.searchOne(qs[q], K);
-              for (let j = 0; j < K; j++) found[q * K + j] = Number(keys[j]);
-            }
+            const res = x.searchMany(ds.queries, K);
+            for (let q = 0; q < nq; q++) keysInto(res.keys.subarray(q * K, (q + 1) * K), q * K);
           }
         });
-        rows.push({ ef, qps: (rounds * nq) / s, recall: recallAtK(found, ds.truth, nq, K) });
+        const row = { ef, qps: (rounds * nq) / s, recall: recallAtK(found, ds.truth, nq, K), threads: us.CORES };
+        // One query per call on one thread, as a server handling single requests calls it.
+        for (let i = 0; i < Math.min(nq, 100); i++) x.searchOne(qs[i], K);
+        const s1 = await best(() => {
+          for (let r = 0; r < rounds; r++) for (let q = 0; q < nq; q++) keysInto(x.searchOne(qs[q], K), q * K);
+        });
+        rows.push({ ...row, qpsSingle: (rounds * nq) / s1, recallSingle: recallAtK(found, ds.truth, nq, K) });
       }
     }
   } finally {
@@ -132,9 +144,18 @@ function qpsAtRecall(rows, recall) {
   return null;
 }
 
-export function report(results) {
-  const md = ['## 1. Recall against speed', ''];
-  md.push(`M=${GRAPH.M}, efConstruction=${GRAPH.efConstruction}, k=${K}. shoal: one \`col.query\` call with every query (spread over its pool threads), best of the passes; hnswlib-node and usearch: one query per synchronous call on the main thread (usearch \`threads=1\`; its build uses \`threads=0\` = all cores, its default). usearch is reloaded into a new \`Index\` per ef (expansion_search is fixed at construction). Bytes/vector: shoal = exact native + id-table bytes; peers = RSS growth over the build (after GC) — no byte counter exists.`, '');
+/** How usearch was searched: files from before the runner merge measured it one query per call. */
+function usearchMode(results) {
+  const batched = results.some((r) => r.contender === 'usearch' && r.rows.some((x) => x.threads));
+  return batched
+    ? "hnswlib-node: one query per synchronous call on the main thread; usearch at its best: every query in one synchronous `search` call with `threads` = the machine's cores (its one-query-per-call, `threads=1` QPS is in the JSON as qpsSingle); its build uses `threads=0` = all cores, its default."
+    : 'hnswlib-node and usearch: one query per synchronous call on the main thread (usearch `threads=1`; its build uses `threads=0` = all cores, its default).';
+}
+
+export function report(data) {
+  const results = data.rows.filter((r) => !r.error);
+  const md = [];
+  md.push(`M=${GRAPH.M}, efConstruction=${GRAPH.efConstruction}, k=${K}. shoal: one \`col.query\` call with every query (spread over its pool threads), best of the passes; ${usearchMode(results)} usearch is reloaded into a new \`Index\` per ef (expansion_search is fixed at construction). Bytes/vector: shoal = exact native + id-table bytes; peers = RSS growth over the build (after GC) — no byte counter exists.`, '');
   const charts = [];
   for (const ds of [...new Set(results.map((r) => r.dataset))]) {
     const rs = results.filter((r) => r.dataset === ds);

@@ -6,10 +6,14 @@
  * id table's own memory, not the database's and worker threads' start-up allocations.
  */
 import { DIM, tenantBase } from '../lib/tenants/data.mjs';
-import { fmt, mib, settledRss, table } from './common.mjs';
-import { lineChart } from './svg.mjs';
+import { fmt, mib, settledRss, table } from '../lib/common.mjs';
+import { lineChart } from '../lib/svg.mjs';
 
-export function tasks({ smoke, full }) {
+export async function run(ctx) {
+  return { rows: await ctx.runTasks(tasks(ctx)) };
+}
+
+function tasks({ smoke, full }) {
   const sizes = smoke ? [500, 2000] : full ? [1000, 10_000, 50_000, 100_000, 200_000] : [1000, 5000, 20_000, 50_000];
   return sizes.map((n) => ({ label: `n=${n}`, cfg: { n } }));
 }
@@ -47,8 +51,9 @@ export async function child({ n }) {
   };
 }
 
-export function report(results) {
-  const md = ['## 4. Accounting', ''];
+export function report(data) {
+  const results = data.rows.filter((r) => !r.error);
+  const md = [];
   md.push('One collection of n × 128 (M=16, efConstruction=64, 2 threads) per process, built, unloaded, then measured across one `col.load()` and one `col.unload()`. "Reported" = `stats().nativeBytes + idTableBytes` while resident (the segment\'s exact native bytes and the id table\'s typed arrays); `usedBytes` adds reservations for memory a segment may still allocate (search scratch). "Allocator Δ" = change of glibc mallinfo2 in-use + mmapped bytes across the load and across the unload; it also sees whatever else the process allocates meanwhile, notably on load the pool thread\'s id-file buffer and the id table it sends back, which that thread\'s GC frees later (the unload figure has no such garbage). "RSS Δ" = RSS change across the load after GC (the allocator was trimmed before it).', '');
   md.push(...table(['n', 'reported MiB', 'usedBytes MiB', 'allocator Δ load MiB', 'allocator Δ unload MiB', 'reported ÷ Δ load', 'reported ÷ Δ unload', 'RSS Δ load MiB', 'reported ÷ RSS Δ', 'bytes/vector'], results.map((r) => [fmt(r.n), mib(r.realBytes), mib(r.usedBytes), mib(r.loadAllocatorDelta), mib(r.unloadAllocatorDelta), fmt(r.realBytes / r.loadAllocatorDelta, 4), fmt(r.realBytes / r.unloadAllocatorDelta, 4), mib(r.loadRssDelta), fmt(r.realBytes / r.loadRssDelta, 3), fmt(r.realBytes / r.n)])));
   md.push('');

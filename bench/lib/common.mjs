@@ -1,14 +1,13 @@
 /** Helpers shared by the scenario modules. */
-import { percentile, settledRss } from '../lib/stats.mjs';
+import { GRAPH } from './protocol.mjs';
+import { percentile, settledRss } from './stats.mjs';
 
-export { percentile, settledRss };
+export { GRAPH, percentile, settledRss };
 export const now = () => performance.now();
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const fmt = (x, digits = 0) => (x === undefined || x === null || Number.isNaN(x) ? '—' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 export const mib = (b) => fmt(b / 2 ** 20, 1);
 export const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
-/** Graph parameters for every contender. */
-export const GRAPH = { M: 16, efConstruction: 200 };
 
 export function summary(values) {
   let sum = 0;
