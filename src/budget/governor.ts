@@ -46,8 +46,6 @@ export interface ShardView {
   readonly stalled: number;
   /** Being unloaded or evicted: its bytes are about to be freed. */
   readonly leaving: boolean;
-  /** Being loaded: it is about to become resident, and evictable once its caller leaves. */
-  readonly arriving: boolean;
 }
 
 /** What the governor needs from whoever owns the shards. */
@@ -314,7 +312,7 @@ export class Governor {
     for (const s of this.#shards()) {
       if (own.has(s.key)) continue;
       if (s.resident && s.users > 0) holders.push(s);
-      if (s.leaving || s.arriving) changing.push(s.key);
+      if (s.leaving) changing.push(s.key);
     }
     leaving = changing.length > 0;
     const couldFit =

@@ -159,10 +159,7 @@ export function planAdmissionWait(
   holders: readonly Holder[],
   own: ReadonlySet<string>,
   evictionCouldFit: boolean,
-  /**
-   * Shards are being unloaded, evicted or loaded right now: bytes are on their way out, or a
-   * shard is about to become evictable.
-   */
+  /** Shards are being unloaded or evicted right now: their bytes are on their way out. */
   leaving: boolean,
   nowMs: number,
   deadlineMs: number,

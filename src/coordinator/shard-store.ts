@@ -236,7 +236,6 @@ export class ShardStore implements Evictor {
         users: s.users,
         stalled: s.stalled,
         leaving: s.state === 'draining' || s.state === 'evicting',
-        arriving: s.state === 'loading',
       };
     }
   }
@@ -727,7 +726,9 @@ export class ShardStore implements Evictor {
   }
 
   #removeGeneration(slot: Slot, generation: number): void {
-    if (generation === 0) return;
+    // A dropped slot's files went with its collection's folder; the same paths may already
+    // belong to a new collection of that name.
+    if (generation === 0 || slot.state === 'dropped') return;
     // A file left behind is removed by the next open's sweep: never worth failing a call for.
     for (const path of [segmentPath(this.#d.root, slot.owner.name, slot.index, generation), idsPath(this.#d.root, slot.owner.name, slot.index, generation)]) {
       try {

@@ -1,5 +1,6 @@
 // The exact-bytes promise: what a segment reports equals what the allocator handed out.
 import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -32,7 +33,7 @@ describe.skipIf(sanitized)('segment bytes against the allocator (mallinfo2)', ()
     const vectors = randomVectors(cfg.n, cfg.dim, cfg.dim);
     const labels = range(cfg.n);
     const doomed = range(cfg.n / 10);
-    const path = `${process.env['TMPDIR'] ?? '/tmp'}/shoal-acct-${process.pid}-${cfg.dim}.seg`;
+    const path = `${tmpdir()}/shoal-acct-${process.pid}-${cfg.dim}.seg`;
     native.trimAllocator();
 
     const start = allocatorBytes();
@@ -96,7 +97,7 @@ describe("hnswlib's label lock table", () => {
   const LOCK_TABLE = 40 * 65536; // 65,536 std::mutex of 40 bytes
 
   it('is not allocated by a load, only by the first write after it', () => {
-    const path = `${process.env['TMPDIR'] ?? '/tmp'}/shoal-locks-${process.pid}.seg`;
+    const path = `${tmpdir()}/shoal-locks-${process.pid}.seg`;
     const h = nativeSync.createSegment({ dim: 16, space: 'l2', capacity: 1000 });
     let built = 0;
     try {

@@ -49,7 +49,7 @@ class FakeStore implements Evictor {
     for (const s of this.shards_.values()) {
       yield {
         key: s.key, collection: s.key.split('/')[0] as string, priority: 'medium', pinned: s.pinned, lastUsedMs: s.lastUsedMs,
-        resident: s.resident, busy: s.users > 0 || s.leaving, users: s.users, stalled: s.stalled, leaving: s.leaving, arriving: false,
+        resident: s.resident, busy: s.users > 0 || s.leaving, users: s.users, stalled: s.stalled, leaving: s.leaving,
       };
     }
   }
