@@ -235,7 +235,9 @@ export class ShardStore implements Evictor {
         busy: s.state !== 'resident' || s.users > 0 || (s.dirty && this.#d.log.failed()),
         users: s.users,
         stalled: s.stalled,
-        leaving: s.state === 'draining' || s.state === 'evicting',
+        // A drain whose remaining users all wait for admissions makes no progress on its own:
+        // waiting for it could close a cycle of waits.
+        leaving: s.state === 'evicting' || (s.state === 'draining' && (s.users === 0 || s.users > s.stalled)),
       };
     }
   }

@@ -45,7 +45,9 @@ export function lockDirectory(root: string): () => void {
         throw new IoError(`${path}: cannot create lock file: ${(err as Error).message}`, { path }, { cause: err });
       }
       const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      if (Number.isInteger(pid) && pid > 0 && isRunning(pid)) {
+      // Our own pid in a lock this process does not hold: a close that could not remove the
+      // file (a read-only directory), so it is ours to take again.
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid)) {
         throw new LockedError(`${dir} is open in another live process (pid ${pid})`, { path: dir, pid });
       }
       rmSync(path, { force: true }); // stale: its owner is gone
