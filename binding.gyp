@@ -7,11 +7,16 @@
         "native/addon.cc",
         "native/crc32c.cc",
         "native/distance.cc",
-        "native/exports.cc",
+        "native/file_lock.cc",
+        "native/js_call.cc",
         "native/memory_estimate.cc",
+        "native/process_exports.cc",
         "native/registry.cc",
         "native/segment.cc",
-        "native/segment_file.cc"
+        "native/segment_exports.cc",
+        "native/segment_file.cc",
+        "native/segment_format.cc",
+        "native/segment_spec.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -37,10 +37,10 @@ inline int64_t ChunkBytes(void* p) {
 }
 
 // Whether glibc served the block by its own mmap (bit 1 of the chunk's size field): such a
-// block goes back to the OS the moment it is freed. Not readable under ASan, whose allocator
-// replaces glibc's; there every block counts as heap.
+// block goes back to the OS the moment it is freed. Not readable under ASan or TSan, whose
+// allocators replace glibc's; there every block counts as heap.
 inline bool IsMmappedChunk(void* p) {
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   size_t size_field = 0;
   std::memcpy(&size_field, static_cast<char*>(p) - sizeof(size_t), sizeof size_field);
   return (size_field & 2) != 0;

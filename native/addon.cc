@@ -10,7 +10,8 @@
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  shoal::RegisterExports(env, exports);
+  shoal::RegisterSegmentExports(env, exports);
+  shoal::RegisterProcessExports(env, exports);
   return exports;
 }
 

@@ -14,8 +14,11 @@
 
 #include "errors.h"
 #include "registry.h"
+#include "segment_spec.h"
 
 namespace shoal {
+
+inline bool IsAbsent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
 
 inline std::string Describe(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
@@ -107,6 +110,57 @@ inline size_t CheckRows(const FloatInput& in, const char* name, uint32_t dim,
                    {"length", static_cast<double>(in.size())}});
   }
   return in.size() / dim;
+}
+
+// An optional Int32Array whose first element another thread may set to cancel. The
+// reference keeps its buffer alive for the whole operation.
+class CancelInput {
+ public:
+  explicit CancelInput(const Napi::Value& v) {
+    if (IsAbsent(v)) return;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        v.As<Napi::TypedArray>().ElementLength() < 1) {
+      throw Failure(ErrorCode::kInvalidArgument,
+                    "cancel: must be an Int32Array of length >= 1 (ideally on a "
+                    "SharedArrayBuffer), got " + Describe(v));
+    }
+    auto array = v.As<Napi::Int32Array>();
+    ref_ = Napi::Persistent(array.As<Napi::Object>());
+    flag_ = CancelFlag(array.Data());
+  }
+  const CancelFlag& flag() const { return flag_; }
+
+ private:
+  Napi::ObjectReference ref_;
+  CancelFlag flag_;
+};
+
+inline SpaceKind ReadSpace(const Napi::Value& v) {
+  const std::string name = IsAbsent(v) ? "l2" : ReadString(v, "space");
+  if (name == "l2") return SpaceKind::kL2;
+  if (name == "ip") return SpaceKind::kInnerProduct;
+  if (name == "cosine") return SpaceKind::kCosine;
+  throw Failure(ErrorCode::kInvalidArgument,
+                "space: must be 'l2', 'ip' or 'cosine', got '" + name + "'");
+}
+
+inline SegmentSpec ReadSpec(const Napi::Value& v) {
+  if (!v.IsObject()) {
+    throw Failure(ErrorCode::kInvalidArgument, "spec: must be an object, got " + Describe(v));
+  }
+  Napi::Object o = v.As<Napi::Object>();
+  SegmentSpec spec;
+  spec.dim = static_cast<uint32_t>(ReadUint(o.Get("dim"), "dim", 1, 65536));
+  spec.space = ReadSpace(o.Get("space"));
+  if (!IsAbsent(o.Get("M"))) spec.m = static_cast<uint32_t>(ReadUint(o.Get("M"), "M", 2, 2048));
+  if (!IsAbsent(o.Get("efConstruction"))) {
+    spec.ef_construction =
+        static_cast<uint32_t>(ReadUint(o.Get("efConstruction"), "efConstruction", 1, 1 << 20));
+  }
+  spec.capacity = ReadUint(o.Get("capacity"), "capacity", 1, 0xFFFFFFFEull);
+  if (!IsAbsent(o.Get("seed"))) spec.seed = ReadUint(o.Get("seed"), "seed", 0, (1ull << 53) - 1);
+  CheckSpec(spec);
+  return spec;
 }
 
 }  // namespace shoal

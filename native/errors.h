@@ -3,7 +3,7 @@
 // The native error vocabulary: a stable code per kind of failure, and Failure, the one
 // exception type shoal's C++ throws. Codes are API (the TypeScript side maps each to a class);
 // messages are for people and say what was wrong and what was expected.
-// Does not own: turning a Failure into a JS error (exports.cc does that in one place).
+// Does not own: turning a Failure into a JS error (js_call.cc does that in one place).
 #pragma once
 
 #include <array>
@@ -29,6 +29,7 @@ enum class ErrorCode {
   kClosed,
   kAborted,
   kIo,
+  kLocked,
   kOutOfMemory,
   kInternal,
 };
@@ -48,6 +49,7 @@ inline const char* CodeName(ErrorCode code) {
     case ErrorCode::kClosed: return "SHOAL_CLOSED";
     case ErrorCode::kAborted: return "SHOAL_ABORTED";
     case ErrorCode::kIo: return "SHOAL_IO";
+    case ErrorCode::kLocked: return "SHOAL_LOCKED";
     case ErrorCode::kOutOfMemory: return "SHOAL_OUT_OF_MEMORY";
     case ErrorCode::kInternal: return "SHOAL_INTERNAL";
   }

@@ -1,11 +1,18 @@
 // native/exports.h
+//
+// The addon's JS surface, registered in two halves; together mirrored one-to-one by
+// src/native/binding.ts.
 #pragma once
 
 #include <napi.h>
 
 namespace shoal {
 
-// Adds every JS-facing function to `exports`. Mirrored one-to-one by src/native/binding.ts.
-void RegisterExports(Napi::Env env, Napi::Object exports);
+// Functions that act on one segment or segment file (segment_exports.cc).
+void RegisterSegmentExports(Napi::Env env, Napi::Object exports);
+
+// Functions that concern the whole process: byte totals, allocator, kernels, build facts,
+// file locks (process_exports.cc).
+void RegisterProcessExports(Napi::Env env, Napi::Object exports);
 
 }  // namespace shoal

@@ -23,11 +23,6 @@ namespace {
 
 using hnswlib::tableint;
 
-constexpr uint32_t kMaxDim = 65536;
-constexpr uint32_t kMaxM = 2048;
-constexpr uint32_t kMaxEfConstruction = 1 << 20;
-constexpr uint64_t kMaxCapacity = 0xFFFFFFFEull;  // hnswlib's internal ids are 32-bit
-
 // An allow-list this short (relative to the search breadth) is scanned exactly: it costs
 // fewer distance computations than a filtered graph walk of breadth ef (about ef x 2M), and
 // it never returns fewer than k results because the filter starved the walk.
@@ -56,37 +51,6 @@ void FillEmpty(uint32_t* labels, float* distances, size_t from, size_t k) {
 
 }  // namespace
 
-void CheckSpec(const SegmentSpec& s) {
-  if (s.dim < 1 || s.dim > kMaxDim) {
-    throw Failure(ErrorCode::kInvalidArgument,
-                  "dim: must be an integer from 1 to " + Str(kMaxDim) + ", got " + Str(s.dim));
-  }
-  if (s.m < 2 || s.m > kMaxM) {
-    throw Failure(ErrorCode::kInvalidArgument,
-                  "M: must be an integer from 2 to " + Str(kMaxM) + ", got " + Str(s.m));
-  }
-  if (s.ef_construction < 1 || s.ef_construction > kMaxEfConstruction) {
-    throw Failure(ErrorCode::kInvalidArgument, "efConstruction: must be an integer from 1 to " +
-                                                   Str(kMaxEfConstruction) + ", got " +
-                                                   Str(s.ef_construction));
-  }
-  if (s.capacity < 1 || s.capacity > kMaxCapacity) {
-    throw Failure(ErrorCode::kInvalidArgument, "capacity: must be an integer from 1 to " +
-                                                   Str(kMaxCapacity) + ", got " + Str(s.capacity));
-  }
-  if (s.space != SpaceKind::kL2 && s.space != SpaceKind::kInnerProduct &&
-      s.space != SpaceKind::kCosine) {
-    throw Failure(ErrorCode::kInvalidArgument, "space: must be l2, ip or cosine");
-  }
-}
-
-void CancelFlag::ThrowIfSet(const char* operation, size_t done, size_t total) const {
-  if (!IsSet()) return;
-  throw Failure(ErrorCode::kAborted,
-                std::string(operation) + " cancelled after " + Str(done) + " of " + Str(total),
-                {{"completed", static_cast<double>(done)}});
-}
-
 std::shared_ptr<Segment> Segment::Create(const SegmentSpec& spec) {
   CheckSpec(spec);
   auto account = std::make_unique<AllocAccount>();
@@ -99,6 +63,13 @@ std::shared_ptr<Segment> Segment::Create(const SegmentSpec& spec) {
                                     spec.seed, /*allow_replace_deleted=*/true);
   }
   return std::make_shared<Segment>(spec, std::move(space), std::move(index), std::move(account));
+}
+
+std::shared_ptr<Segment> Segment::Load(const std::string& path, uint64_t capacity,
+                                       const CancelFlag& cancel) {
+  LoadedIndex loaded = LoadSegmentFile(path, capacity, cancel);
+  return std::make_shared<Segment>(loaded.spec, std::move(loaded.space), std::move(loaded.index),
+                                   std::move(loaded.account));
 }
 
 Segment::Segment(const SegmentSpec& spec, std::unique_ptr<Space> space,

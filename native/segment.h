@@ -2,11 +2,11 @@
 //
 // One HNSW index (hnswlib) and what makes it safe to share across threads.
 // Owns: the index, its space, its lock, its byte account.
-// Does not own: handles (registry.h), files (segment_file.h), JS values (exports.cc).
+// Does not own: handles (registry.h), files (segment_file.h), JS values (segment_exports.cc).
 //
 // hnswlib's per-label lock table (65,536 mutexes, 2.6 MB) serves only writes, which here run
 // one at a time under the exclusive lock anyway. A loaded segment is built without it
-// (segment_file.cc) and allocates it at its first write, so a segment that is only searched
+// (segment_format.cc) and allocates it at its first write, so a segment that is only searched
 // is that much smaller (a quarter of a 10,000 x 128 segment) and loads without zeroing it.
 //
 // Locking: searches, reads and saves take the lock shared and run beside each other; add,
@@ -26,38 +26,9 @@
 #include "accounting.h"
 #include "distance.h"
 #include "rw_lock.h"
-
-namespace hnswlib {
-template <typename T>
-class HierarchicalNSW;
-}
+#include "segment_spec.h"
 
 namespace shoal {
-
-struct SegmentSpec {
-  uint32_t dim = 0;
-  SpaceKind space = SpaceKind::kL2;
-  uint32_t m = 16;
-  uint32_t ef_construction = 200;
-  uint64_t capacity = 0;
-  uint64_t seed = 100;
-};
-
-// Validates a spec; throws Failure(kInvalidArgument) naming the bad field.
-void CheckSpec(const SegmentSpec& spec);
-
-// A cooperative cancellation flag, typically an Int32Array on a SharedArrayBuffer that
-// another thread sets to nonzero. Checked between elements inside long native loops.
-class CancelFlag {
- public:
-  CancelFlag() = default;
-  explicit CancelFlag(const int32_t* word) : word_(word) {}
-  bool IsSet() const { return word_ != nullptr && __atomic_load_n(word_, __ATOMIC_RELAXED) != 0; }
-  void ThrowIfSet(const char* operation, size_t done, size_t total) const;
-
- private:
-  const int32_t* word_ = nullptr;
-};
 
 struct SegmentInfo {
   SegmentSpec spec;
@@ -72,15 +43,15 @@ struct SegmentInfo {
   bool closed;
 };
 
-// Labels at or above this are invalid; it marks "no result" in search output.
-constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
-
 class Segment {
  public:
-  using Index = hnswlib::HierarchicalNSW<float>;
+  using Index = HnswIndex;
 
   static std::shared_ptr<Segment> Create(const SegmentSpec& spec);
-  // Builds a segment around an index that segment_file.cc filled in; takes over its account.
+  // Loads a segment file (segment_file.h) with `capacity` slots (0: the saved capacity).
+  static std::shared_ptr<Segment> Load(const std::string& path, uint64_t capacity,
+                                       const CancelFlag& cancel);
+  // Builds a segment around an index already filled in; takes over its account.
   Segment(const SegmentSpec& spec, std::unique_ptr<Space> space, std::unique_ptr<Index> index,
           std::unique_ptr<AllocAccount> account);
   ~Segment();

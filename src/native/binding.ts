@@ -117,7 +117,7 @@ export { NO_LABEL, MAX_LABEL } from './constants.js';
 
 type Cancel = Int32Array | null | undefined;
 
-/** The addon's exact shape; mirrors native/exports.cc one-to-one. */
+/** The addon's exact shape; mirrors native/segment_exports.cc and native/process_exports.cc one-to-one. */
 interface Addon {
   createSegment(spec: SegmentSpec): number;
   createSegmentAsync(spec: SegmentSpec): Promise<number>;
@@ -256,6 +256,28 @@ export const nativeSync = {
   getVectors: (h: SegmentHandle, labels: Uint32Array): Float32Array => guard(() => addon.getVectors(h, labels)),
   resizeSegment: (h: SegmentHandle, capacity: number): void => guard(() => addon.resizeSegment(h, capacity)),
   saveSegment: (h: SegmentHandle, path: string, cancel?: Int32Array): void => guard(() => addon.saveSegment(h, path, cancel)),
+};
+
+declare const lockBrand: unique symbol;
+/** A file lock this process holds (native/file_lock.h). */
+export type FileLockHandle = number & { readonly [lockBrand]: true };
+
+// Merges into Addon above (native/process_exports.cc).
+interface Addon {
+  lockFile(path: string): number;
+  unlockFile(handle: number): void;
+}
+
+/**
+ * OS file locks (flock; LockFileEx on Windows): exclusive, never waiting, dropped by the kernel
+ * when the holder dies. lockFile writes the holder's pid into the file for operators.
+ * @throws {LockedError} when another open holds it (`details.pid`: the pid the file names, if any),
+ *   {IoError} naming the path for anything else.
+ */
+export const nativeLock = {
+  lockFile: (path: string): FileLockHandle => guard(() => addon.lockFile(path)) as FileLockHandle,
+  /** Unlocks and closes; the file stays. */
+  unlockFile: (handle: FileLockHandle): void => guard(() => addon.unlockFile(handle)),
 };
 
 function loadAddon(): Addon {

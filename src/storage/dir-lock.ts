@@ -1,57 +1,54 @@
 /**
- * One live process per data directory. The LOCK file holds the owner's pid; a lock whose pid
- * is no longer running (the owner crashed) is taken over. Within one process a second open of
- * the same directory is refused too.
+ * One live process per data directory, held by an OS file lock on `<dir>/LOCK` (flock; see
+ * native/file_lock.h). The kernel drops the lock when its holder dies, however it dies, so no
+ * lock is ever stale and no pid is ever judged: the pid the holder writes into LOCK is for
+ * operators only. Judging pids was what failed before: a reader took a LOCK not yet holding
+ * its pid for stale, a stale takeover let two processes both win, and after a container
+ * restart a new process with the dead owner's pid was locked out for good.
+ *
+ * Within one process a second open of the same directory is refused too (the kernel refuses
+ * it as well, even through another path to the directory: each open is its own lock holder).
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { IoError, LockedError } from '../errors.js';
+import { LockedError } from '../errors.js';
+import { nativeLock } from '../native/binding.js';
 import { lockPath } from './layout.js';
 
 const heldHere = new Set<string>();
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the directory's lock; returns the function that releases it. @throws {LockedError} */
+/**
+ * Takes the directory's lock; returns the function that releases it.
+ * @throws {LockedError} while another process, or this one, holds the directory;
+ *   {IoError} naming LOCK's path when it cannot be created or locked.
+ */
 export function lockDirectory(root: string): () => void {
   const dir = resolve(root);
-  const path = lockPath(dir);
   if (heldHere.has(dir)) {
     throw new LockedError(`${dir} is already open in this process; close it first`, { path: dir, pid: process.pid });
   }
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o644);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      heldHere.add(dir);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        heldHere.delete(dir);
-        rmSync(path, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new IoError(`${path}: cannot create lock file: ${(err as Error).message}`, { path }, { cause: err });
-      }
-      const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      // Our own pid in a lock this process does not hold: a close that could not remove the
-      // file (a read-only directory), so it is ours to take again.
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid)) {
-        throw new LockedError(`${dir} is open in another live process (pid ${pid})`, { path: dir, pid });
-      }
-      rmSync(path, { force: true }); // stale: its owner is gone
+  let handle;
+  try {
+    handle = nativeLock.lockFile(lockPath(dir));
+  } catch (err) {
+    if (!(err instanceof LockedError)) throw err;
+    const pid = err.details['pid'];
+    if (pid === process.pid) {
+      throw new LockedError(`${dir} is already open in this process (through another path); close it first`, { path: dir, pid });
     }
+    const named = typeof pid === 'number' ? ` (pid ${pid})` : '';
+    throw new LockedError(`${dir} is open in another live process${named}`, typeof pid === 'number' ? { path: dir, pid } : { path: dir });
   }
-  throw new LockedError(`${dir}: could not take the lock`, { path: dir });
+  heldHere.add(dir);
+  let released = false;
+  // Release unlocks and closes, and never deletes LOCK: unlinking races a new opener. Another
+  // process may have opened LOCK and be waiting to lock it; once we unlink and unlock, it
+  // locks the unlinked file while a third process creates a fresh LOCK and locks that, and
+  // both believe they own the directory.
+  return () => {
+    if (released) return;
+    released = true;
+    heldHere.delete(dir);
+    nativeLock.unlockFile(handle);
+  };
 }

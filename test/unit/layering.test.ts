@@ -1,7 +1,8 @@
 // Keeps the dependencies one way: API -> coordinator -> pool -> native, with storage beside the
 // pool (below the coordinator, never imported by the pool, never importing it) and pure modules
 // at the bottom importing nothing but other pure modules, so that they never load the addon.
-// Type-only imports are erased at build time and do not count.
+// Type-only imports are erased at build time and do not count. The native sources are checked
+// for include loops between their files.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +99,25 @@ function projectEdges(): Edge[] {
   return sources('src', /\.ts$/).flatMap((file) => valueImports(file, readFileSync(join(root, file), 'utf8')));
 }
 
+/** Native files whose .cc includes another file's header, as a graph of file stems. */
+function nativeIncludeLoops(): string[] {
+  const stem = (f: string): string => f.replace(/^native\//, '').replace(/\.(cc|h)$/, '');
+  const graph = new Map<string, Set<string>>();
+  for (const file of sources('native', /\.(cc|h)$/)) {
+    if (file.includes('/vendor/')) continue;
+    const from = stem(file);
+    for (const m of readFileSync(join(root, file), 'utf8').matchAll(/^#include\s+"([^"]+)\.h"/gm)) {
+      const to = (m[1] as string).replace(/^.*\//, '');
+      if (to === from) continue;
+      if (!graph.has(from)) graph.set(from, new Set());
+      graph.get(from)?.add(to);
+    }
+  }
+  const loops: string[] = [];
+  for (const [a, outs] of graph) for (const b of outs) if (a < b && graph.get(b)?.has(a)) loops.push(`${a} <-> ${b}`);
+  return loops;
+}
+
 describe('layering', () => {
   it('every TypeScript import follows API -> coordinator -> pool/storage -> native, pure at the bottom', () => {
     const edges = projectEdges();
@@ -124,5 +144,9 @@ describe('layering', () => {
 
   it('ignores type-only imports', () => {
     expect(valueImports('src/pool/merge.ts', "import type { Pool } from './pool.js';\nimport { type Tasks } from './protocol.js';")).toEqual([]);
+  });
+
+  it('has no include loop between native source files', () => {
+    expect(nativeIncludeLoops()).toEqual([]);
   });
 });
