@@ -17,18 +17,8 @@ runtime="$(g++ -print-file-name=libasan.so)"
 ubsan="$(g++ -print-file-name=libubsan.so)"
 [ -f "$runtime" ] || { echo "asan: libasan.so not found (install g++ with sanitizer runtimes)"; exit 1; }
 
-# A separate build directory: node-gyp always builds into ./build, so build in a copy.
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cp -r binding.gyp native scripts package.json "$work"/
-ln -s "$PWD/node_modules" "$work/node_modules"
-(
-  cd "$work"
-  CXXFLAGS="-fsanitize=address,undefined -fsanitize-recover=address -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" \
-  LDFLAGS="-fsanitize=address,undefined" \
-    npm run build:native --silent >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-)
-rm -rf build-asan && mkdir -p build-asan && cp "$work/build/Release/shoal.node" build-asan/
+. scripts/sanitized-build.sh
+sanitized_build build-asan "-fsanitize=address,undefined -fsanitize-recover=address -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" "-fsanitize=address,undefined"
 
 export SHOAL_NATIVE_BINARY="$PWD/build-asan/shoal.node"
 export LD_PRELOAD="$runtime $ubsan"

@@ -15,17 +15,8 @@ export npm_config_nodedir="${npm_config_nodedir:-/usr}"
 runtime="$(g++ -print-file-name=libtsan.so)"
 [ -f "$runtime" ] || { echo "tsan: libtsan.so not found (install g++ with sanitizer runtimes)"; exit 1; }
 
-# A separate build directory: node-gyp always builds into ./build, so build in a copy.
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cp -r binding.gyp native scripts package.json "$work"/
-ln -s "$PWD/node_modules" "$work/node_modules"
-(
-  cd "$work"
-  CXXFLAGS="-fsanitize=thread -fno-omit-frame-pointer -g -O1" LDFLAGS="-fsanitize=thread" \
-    npm run build:native --silent >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-)
-rm -rf build-tsan && mkdir -p build-tsan && cp "$work/build/Release/shoal.node" build-tsan/
+. scripts/sanitized-build.sh
+sanitized_build build-tsan "-fsanitize=thread -fno-omit-frame-pointer -g -O1" "-fsanitize=thread"
 
 logs="$PWD/build-tsan/reports"
 mkdir -p "$logs"
