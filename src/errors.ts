@@ -26,6 +26,48 @@ export type ErrorCode =
 /** Numeric facts about a failure (expected dimension, offending row, ...). */
 export type ErrorDetails = Readonly<Record<string, number | string | readonly unknown[]>>;
 
+/** Details of InvalidArgumentError and its subclasses (which fields depend on the check; docs/errors.md). */
+export type ArgumentDetails = ErrorDetails & {
+  readonly row?: number;
+  readonly column?: number;
+  readonly expected?: number;
+  readonly actual?: number;
+  readonly length?: number;
+  readonly label?: number;
+};
+
+/** Details of AlreadyExistsError and NotFoundError. */
+export type PresenceDetails = ErrorDetails & {
+  readonly collection?: string;
+  /** Every id of the call that is present (add) or absent (delete, get). */
+  readonly ids?: readonly string[];
+  readonly label?: number;
+  readonly row?: number;
+};
+
+export type CapacityDetails = ErrorDetails & { readonly needed?: number; readonly available?: number; readonly capacity?: number };
+
+/** Details of CorruptionError and its subclasses. */
+export type FileDetails = ErrorDetails & {
+  readonly file?: string;
+  readonly collection?: string;
+  /** Where a damaged shard's files were moved (comma-separated). */
+  readonly keptAs?: string;
+  readonly version?: number;
+  readonly supported?: number;
+  readonly expectedBytes?: number;
+  readonly actualBytes?: number;
+  readonly expectedDim?: number;
+  readonly foundDim?: number;
+  readonly expectedSpace?: string;
+  readonly foundSpace?: string;
+};
+
+export type ClosedDetails = ErrorDetails & { readonly handle?: number };
+export type AbortDetails = ErrorDetails & { readonly completed?: number };
+export type PathDetails = ErrorDetails & { readonly path?: string };
+export type LockDetails = ErrorDetails & { readonly path?: string; readonly pid?: number };
+
 export class ShoalError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
@@ -40,6 +82,7 @@ export class ShoalError extends Error {
 
 /** Bad input: an option, a count, a name. `argument` names it. */
 export class InvalidArgumentError extends ShoalError {
+  declare readonly details: ArgumentDetails;
   constructor(message: string, details: ErrorDetails = {}, code: ErrorCode = 'SHOAL_INVALID_ARGUMENT') {
     super(code, message, details);
   }
@@ -51,6 +94,7 @@ export class InvalidArgumentError extends ShoalError {
 
 /** A vector or batch whose length does not match the collection's dimension. */
 export class DimensionMismatchError extends InvalidArgumentError {
+  declare readonly details: ArgumentDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details, 'SHOAL_DIMENSION_MISMATCH');
   }
@@ -58,6 +102,7 @@ export class DimensionMismatchError extends InvalidArgumentError {
 
 /** A vector holding NaN or an infinity (or, in cosine space, all zeros). */
 export class InvalidVectorError extends InvalidArgumentError {
+  declare readonly details: ArgumentDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details, 'SHOAL_INVALID_VECTOR');
   }
@@ -65,18 +110,21 @@ export class InvalidVectorError extends InvalidArgumentError {
 
 /** A label or id that is not an integer in range, or appears twice in one call. */
 export class InvalidLabelError extends InvalidArgumentError {
+  declare readonly details: ArgumentDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details, 'SHOAL_INVALID_LABEL');
   }
 }
 
 export class AlreadyExistsError extends ShoalError {
+  declare readonly details: PresenceDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super('SHOAL_ALREADY_EXISTS', message, details);
   }
 }
 
 export class NotFoundError extends ShoalError {
+  declare readonly details: PresenceDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super('SHOAL_NOT_FOUND', message, details);
   }
@@ -84,6 +132,7 @@ export class NotFoundError extends ShoalError {
 
 /** A segment has no free slot for the new labels; it must be resized first. */
 export class CapacityExceededError extends ShoalError {
+  declare readonly details: CapacityDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super('SHOAL_CAPACITY_EXCEEDED', message, details);
   }
@@ -91,6 +140,7 @@ export class CapacityExceededError extends ShoalError {
 
 /** A file that is damaged: truncated, failing its checksum, or internally inconsistent. */
 export class CorruptionError extends ShoalError {
+  declare readonly details: FileDetails;
   constructor(message: string, details: ErrorDetails = {}, code: ErrorCode = 'SHOAL_CORRUPT') {
     super(code, message, details);
   }
@@ -112,6 +162,7 @@ export class UnsupportedVersionError extends CorruptionError {
 
 /** Use of something already closed or freed. */
 export class ClosedError extends ShoalError {
+  declare readonly details: ClosedDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super('SHOAL_CLOSED', message, details);
   }
@@ -119,12 +170,14 @@ export class ClosedError extends ShoalError {
 
 /** The caller cancelled the operation. `details.completed` counts elements processed first. */
 export class AbortError extends ShoalError {
+  declare readonly details: AbortDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super('SHOAL_ABORTED', message, details);
   }
 }
 
 export class IoError extends ShoalError {
+  declare readonly details: PathDetails;
   constructor(message: string, details: ErrorDetails = {}, options?: ErrorOptions) {
     super('SHOAL_IO', message, details, options);
   }
@@ -138,6 +191,7 @@ export class OutOfMemoryError extends ShoalError {
 
 /** The data directory is held by another live process. */
 export class LockedError extends ShoalError {
+  declare readonly details: LockDetails;
   constructor(message: string, details: ErrorDetails = {}) {
     super('SHOAL_LOCKED', message, details);
   }

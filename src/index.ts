@@ -20,6 +20,14 @@ export {
   BudgetExceededError,
   type ErrorCode,
   type ErrorDetails,
+  type ArgumentDetails,
+  type PresenceDetails,
+  type CapacityDetails,
+  type FileDetails,
+  type ClosedDetails,
+  type AbortDetails,
+  type PathDetails,
+  type LockDetails,
   type ResidentShare,
 } from './errors.js';
 export { Shoal, type ShoalOptions, type ShoalEvents, type ReconfiguredEvent, type RecoveryReport } from './shoal.js';

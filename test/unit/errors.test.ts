@@ -1,5 +1,5 @@
 // The error classes, and how errors cross threads and the native boundary.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 
 import {
   AbortError,
@@ -252,5 +252,19 @@ describe('registerErrorCode', () => {
     expect(back).toBeInstanceOf(CustomLockedError);
     expect(back.name).toBe('CustomLockedError');
     expect(back.details).toEqual({ pid: 12 });
+  });
+});
+
+describe('typed details', () => {
+  it('each class narrows details to the fields it carries', () => {
+    const missing = new NotFoundError('c: ids not found', { collection: 'c', ids: ['a', 'b'] });
+    expectTypeOf(missing.details.ids).toEqualTypeOf<readonly string[] | undefined>();
+    expect(missing.details.ids).toEqual(['a', 'b']);
+    const locked = new LockedError('held', { path: '/x', pid: 7 });
+    expectTypeOf(locked.details.pid).toEqualTypeOf<number | undefined>();
+    expect(locked.details.pid).toBe(7);
+    const damaged = new CorruptionError('other shape', { file: 'f.seg', expectedDim: 8, foundDim: 16 });
+    expectTypeOf(damaged.details.foundDim).toEqualTypeOf<number | undefined>();
+    expect((damaged.details.foundDim ?? 0) - (damaged.details.expectedDim ?? 0)).toBe(8);
   });
 });
