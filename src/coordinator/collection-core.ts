@@ -15,6 +15,7 @@ import { shardOf } from '../ids/id-table.js';
 import type { SegmentSpec } from '../native/binding.js';
 import { mergeTopK, planQueryRanges, type ShardOutput } from '../pool/merge.js';
 import type { WalRecord } from '../storage/wal-record.js';
+import { QueryCoalescer } from './query-coalescer.js';
 import type { ShardStats, Slot, ShardStore, SlotOwner } from './shard-store.js';
 
 export type WriteKind = 'add' | 'upsert' | 'delete';
@@ -60,6 +61,7 @@ export class CollectionCore implements SlotOwner {
   #status: 'live' | 'deleted' | 'closed' = 'live';
   #calls = 0;
   #drained: (() => void)[] = [];
+  readonly #coalescer: QueryCoalescer<QueryHit>;
 
   constructor(settings: CoreSettings, store: ShardStore, host: CoreHost) {
     this.name = settings.name;
@@ -71,6 +73,12 @@ export class CollectionCore implements SlotOwner {
     this.quotaBytes = settings.quotaBytes;
     this.#store = store;
     this.#host = host;
+    // Two batches per pool thread: a thread finishing one finds the next already queued.
+    this.#coalescer = new QueryCoalescer<QueryHit>(
+      (queries, _rows, shape) => this.#queryNow(queries, shape.k, shape.ef, null),
+      settings.spec.dim,
+      2 * host.threads,
+    );
   }
 
   get failure(): CorruptionError | null {
@@ -113,7 +121,16 @@ export class CollectionCore implements SlotOwner {
 
   // ---- reads --------------------------------------------------------------------------------
 
-  async query(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
+  /**
+   * Queries; concurrent small unfiltered ones are merged into batches while the collection
+   * keeps the pool busy (query-coalescer.ts).
+   */
+  query(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
+    if (filterIds !== null) return this.#queryNow(q, k, ef, filterIds);
+    return this.#coalescer.query(q, { k, ef }, true);
+  }
+
+  async #queryNow(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
     const dim = this.spec.dim;
     const nq = q.length / dim;
     if (nq === 0) return [];
