@@ -38,6 +38,7 @@ const SCENARIOS = {
   reload: 'unload/reload',
   accounting: 'memory accounting',
   eventloop: 'event loop under load',
+  singles: 'single queries in flight against batched',
   durability: 'durability: write-ahead log, recovery, warm start',
 };
 const args = process.argv.slice(2);

@@ -6,11 +6,14 @@
 #include "segment.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "errors.h"
@@ -19,6 +22,13 @@
 #include "segment_file.h"
 
 namespace shoal {
+
+namespace {
+// A parallel insert gives each thread at least this many rows: below it, starting threads costs
+// more than it saves (an insert takes tens to hundreds of microseconds).
+constexpr size_t kMinRowsPerInsertThread = 32;
+constexpr size_t kMaxInsertThreads = 64;
+}  // namespace
 namespace {
 
 using hnswlib::tableint;
@@ -136,7 +146,7 @@ void Segment::CheckVectors(const float* vectors, size_t n, const char* what) con
 }
 
 void Segment::AddBatch(const float* vectors, const uint32_t* labels, size_t n, WriteMode mode,
-                       const CancelFlag& cancel) {
+                       const CancelFlag& cancel, size_t threads) {
   CheckVectors(vectors, n, "vectors");
   {
     std::vector<uint32_t> sorted(labels, labels + n);
@@ -194,17 +204,34 @@ void Segment::AddBatch(const float* vectors, const uint32_t* labels, size_t n, W
   }
 
   const bool cosine = spec_.space == SpaceKind::kCosine;
-  std::vector<float> unit(cosine ? spec_.dim : 0);
-  size_t done = 0;
   {
     ChargeScope scope(account_.get());
     EnsureLabelLocks();
-    // Labels that already own a slot go first: a brand-new label may take over any deleted
-    // slot, and must not take the slot of a deleted label this batch brings back.
-    for (int pass = 0; pass < 2; ++pass) {
-      for (size_t i = 0; i < n; ++i) {
-        if ((state[i] == kNew) != (pass == 1)) continue;
-        if (cancel.IsSet()) break;
+  }
+  // Labels that already own a slot go first: a brand-new label may take over any deleted
+  // slot, and must not take the slot of a deleted label this batch brings back.
+  std::vector<uint32_t> order;
+  order.reserve(n);
+  for (size_t i = 0; i < n; ++i) if (state[i] != kNew) order.push_back(static_cast<uint32_t>(i));
+  const size_t first_pass = order.size();
+  for (size_t i = 0; i < n; ++i) if (state[i] == kNew) order.push_back(static_cast<uint32_t>(i));
+
+  std::atomic<size_t> done{0};
+  // Inserts order[from, to) on the calling thread, each thread taking the next row as it goes.
+  // Every thread charges its own allocations to this segment's account under its own scope.
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto insert_rows = [&](size_t to) {
+    ChargeScope scope(account_.get());
+    std::vector<float> unit(cosine ? spec_.dim : 0);
+    for (;;) {
+      if (failed.load(std::memory_order_relaxed) || cancel.IsSet()) return;
+      const size_t k = next.fetch_add(1, std::memory_order_relaxed);
+      if (k >= to) return;
+      const size_t i = order[k];
+      try {
         const float* v = vectors + i * spec_.dim;
         if (cosine) {
           std::copy(v, v + spec_.dim, unit.begin());
@@ -213,12 +240,35 @@ void Segment::AddBatch(const float* vectors, const uint32_t* labels, size_t n, W
         }
         if (state[i] == kDeleted) index.unmarkDelete(labels[i]);
         index.addPoint(v, labels[i], /*replace_deleted=*/state[i] == kNew);
-        ++done;
+        done.fetch_add(1, std::memory_order_relaxed);
+      } catch (...) {
+        std::lock_guard<std::mutex> hold(error_mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true);
+        return;
       }
     }
+  };
+  for (const size_t to : {first_pass, n}) {
+    const size_t rows = to - next.load();
+    const size_t workers = std::max<size_t>(1, std::min<size_t>({threads, kMaxInsertThreads, rows / kMinRowsPerInsertThread}));
+    if (workers == 1) {
+      insert_rows(to);
+    } else {
+      // Helpers are made and joined outside any charge scope: a thread's own bookkeeping is
+      // allocated by its parent and freed by itself, which no scope could pair up.
+      std::vector<std::thread> helpers;
+      helpers.reserve(workers - 1);
+      for (size_t t = 1; t < workers; ++t) helpers.emplace_back(insert_rows, to);
+      insert_rows(to);
+      for (std::thread& helper : helpers) helper.join();
+    }
+    next.store(to);
+    if (failed.load() || cancel.IsSet()) break;
   }
   RefreshCounts();
-  cancel.ThrowIfSet("add", done, n);
+  if (error) std::rethrow_exception(error);
+  cancel.ThrowIfSet("add", done.load(), n);
 }
 
 void Segment::DeleteBatch(const uint32_t* labels, size_t n) {

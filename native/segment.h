@@ -62,8 +62,11 @@ class Segment {
   // Adds n vectors (n x dim, row-major) under the given labels. kAdd rejects a label that is
   // present; kUpsert replaces its vector. Throws kCapacityExceeded when the new labels do not
   // fit (grow with Resize first). A cancel stops between elements; those before it stay.
+  // `threads` > 1 inserts on that many threads at once (the calling one and helpers), which
+  // hnswlib's per-element and per-label locks allow while this call holds the segment
+  // exclusively; batches too small to share run on the calling thread alone.
   void AddBatch(const float* vectors, const uint32_t* labels, size_t n, WriteMode mode,
-                const CancelFlag& cancel);
+                const CancelFlag& cancel, size_t threads = 1);
   // Deletes all labels or none: throws kNotFound if any is absent.
   void DeleteBatch(const uint32_t* labels, size_t n);
   // For each of nq queries writes k labels and distances, nearest first; missing results are

@@ -106,12 +106,13 @@ class AddOp {
         labels_(ReadLabels(info[1], "labels", async)),
         vectors_(ReadFloats(info[2], "vectors", async)),
         mode_(info[3].ToBoolean() ? Segment::WriteMode::kUpsert : Segment::WriteMode::kAdd),
-        cancel_(info[4]) {
+        cancel_(info[4]),
+        threads_(IsAbsent(info[5]) ? 1 : static_cast<size_t>(ReadUint(info[5], "threads", 1, 64))) {
     CheckRows(vectors_, "vectors", segment_->spec().dim, labels_.size());
   }
   void Execute() {
     ReleaseOnExit release(segment_);
-    segment_->AddBatch(vectors_.data(), labels_.data(), labels_.size(), mode_, cancel_.flag());
+    segment_->AddBatch(vectors_.data(), labels_.data(), labels_.size(), mode_, cancel_.flag(), threads_);
   }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 
@@ -121,6 +122,7 @@ class AddOp {
   FloatInput vectors_;
   Segment::WriteMode mode_;
   CancelInput cancel_;
+  size_t threads_;
 };
 
 class DeleteOp {

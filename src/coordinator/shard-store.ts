@@ -363,7 +363,9 @@ export class ShardStore implements Evictor {
       for (const id of fresh) table.add(id);
       try {
         const labels = Uint32Array.from(ids, (id) => table.labelOf(id) as number);
-        await this.#d.pool.run('add', { handle: slot.residentHandle(), labels, vectors, upsert });
+        // One shard's insert uses every pool thread's worth of cores: shards are a choice about
+        // write isolation and file size, not the way to use cores.
+        await this.#d.pool.run('add', { handle: slot.residentHandle(), labels, vectors, upsert, threads: this.#d.threads });
       } catch (err) {
         for (const id of fresh) table.delete(id);
         throw err;

@@ -125,8 +125,8 @@ interface Addon {
   loadSegmentAsync(path: string, capacity: number | undefined, cancel: Cancel): Promise<number>;
   freeSegment(handle: number): void;
   freeSegmentAsync(handle: number): Promise<void>;
-  addBatch(handle: number, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel: Cancel): void;
-  addBatchAsync(handle: number, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel: Cancel): Promise<void>;
+  addBatch(handle: number, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel: Cancel, threads?: number): void;
+  addBatchAsync(handle: number, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel: Cancel, threads?: number): Promise<void>;
   deleteBatch(handle: number, labels: Uint32Array): void;
   deleteBatchAsync(handle: number, labels: Uint32Array): Promise<void>;
   searchBatch(
@@ -241,8 +241,9 @@ export const nativeSync = {
   loadSegment: (path: string, capacity?: number, cancel?: Int32Array): SegmentHandle =>
     asHandle(guard(() => addon.loadSegment(path, capacity, cancel))),
   freeSegment: (h: SegmentHandle): void => guard(() => addon.freeSegment(h)),
-  addBatch: (h: SegmentHandle, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel?: Int32Array): void =>
-    guard(() => addon.addBatch(h, labels, vectors, upsert, cancel)),
+  /** `threads` > 1: insert on that many threads at once (this one and helpers). */
+  addBatch: (h: SegmentHandle, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel?: Int32Array, threads = 1): void =>
+    guard(() => addon.addBatch(h, labels, vectors, upsert, cancel, threads)),
   deleteBatch: (h: SegmentHandle, labels: Uint32Array): void => guard(() => addon.deleteBatch(h, labels)),
   /** Writes into the caller's output arrays (typically SharedArrayBuffer views). */
   searchBatchInto: (

@@ -29,6 +29,8 @@ export interface AddTask {
   readonly labels: Uint32Array;
   readonly vectors: Float32Array;
   readonly upsert: boolean;
+  /** Threads the insert runs on (the worker's and native helpers). */
+  readonly threads: number;
 }
 
 export interface Tasks {

@@ -46,7 +46,7 @@ function readIdFile(path: string): Buffer {
 
 export const save: Handler<'save'> = (t) => reply(() => nativeSync.saveSegment(t.handle, t.path));
 export const free: Handler<'free'> = (t) => reply(() => nativeSync.freeSegment(t.handle));
-export const add: Handler<'add'> = (t) => reply(() => nativeSync.addBatch(t.handle, t.labels, t.vectors, t.upsert));
+export const add: Handler<'add'> = (t) => reply(() => nativeSync.addBatch(t.handle, t.labels, t.vectors, t.upsert, undefined, t.threads));
 export const remove: Handler<'delete'> = (t) => reply(() => nativeSync.deleteBatch(t.handle, t.labels));
 export const resize: Handler<'resize'> = (t) => reply(() => nativeSync.resizeSegment(t.handle, t.capacity));
 export const get: Handler<'get'> = (t) => reply(() => nativeSync.getVectors(t.handle, t.labels));

@@ -133,3 +133,64 @@ describe('cooperative cancellation', () => {
     await nativeAsync.freeSegment(h);
   });
 });
+
+describe('one batch inserted on several threads', () => {
+  const dim = 16;
+
+  it('stores every row exactly once, each findable first, and frees to the byte', () => {
+    const n = 3000;
+    const vectors = randomVectors(n, dim, 41);
+    const h = nativeSync.createSegment({ dim, space: 'l2', M: 12, efConstruction: 100, capacity: n });
+    try {
+      nativeSync.addBatch(h, range(n), vectors, false, undefined, 4);
+      expect(native.segmentInfo(h).count).toBe(n);
+      expect(native.segmentInfo(h).slotsUsed).toBe(n);
+      expect(Array.from(nativeSync.getVectors(h, range(n)))).toEqual(Array.from(vectors));
+      const probes = 300;
+      const out = nativeSync.searchBatch(h, vectors.subarray(0, probes * dim), 1, 64, null);
+      expect(Array.from(out.labels)).toEqual(Array.from(range(probes)));
+    } finally {
+      nativeSync.freeSegment(h);
+    }
+  });
+
+  it('upserts live, deleted and new labels in one parallel batch: each slot used once, every vector the new one', () => {
+    const n = 2000;
+    const h = nativeSync.createSegment({ dim, space: 'l2', M: 12, efConstruction: 100, capacity: n + 500 });
+    try {
+      nativeSync.addBatch(h, range(n), randomVectors(n, dim, 42), false, undefined, 2);
+      nativeSync.deleteBatch(h, range(500)); // 0..499 deleted
+      // 0..499 come back, 500..999 are replaced, 2000..2499 are new (and take free slots).
+      const labels = Uint32Array.from([...range(1000), ...Array.from({ length: 500 }, (_, i) => n + i)]);
+      const fresh = randomVectors(labels.length, dim, 43);
+      nativeSync.addBatch(h, labels, fresh, true, undefined, 2);
+      const info = native.segmentInfo(h);
+      expect(info.count).toBe(n + 500);
+      expect(info.deletedCount).toBe(0);
+      expect(info.slotsUsed).toBe(n + 500);
+      expect(Array.from(nativeSync.getVectors(h, labels))).toEqual(Array.from(fresh));
+      const out = nativeSync.searchBatch(h, fresh, 1, 64, null);
+      const self = Array.from(out.labels).filter((l, i) => l === labels[i]).length;
+      expect(self).toBeGreaterThanOrEqual(labels.length - 5);
+    } finally {
+      nativeSync.freeSegment(h);
+    }
+  });
+
+  it('normalises cosine rows on every thread', () => {
+    const n = 1000;
+    const vectors = randomVectors(n, dim, 44);
+    const h = nativeSync.createSegment({ dim, space: 'cosine', M: 12, efConstruction: 100, capacity: n });
+    try {
+      nativeSync.addBatch(h, range(n), vectors, false, undefined, 3);
+      const stored = nativeSync.getVectors(h, range(n));
+      for (let i = 0; i < n; i++) {
+        let norm = 0;
+        for (let j = 0; j < dim; j++) norm += (stored[i * dim + j] as number) ** 2;
+        expect(Math.abs(Math.sqrt(norm) - 1)).toBeLessThan(1e-5);
+      }
+    } finally {
+      nativeSync.freeSegment(h);
+    }
+  });
+});
