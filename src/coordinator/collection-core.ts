@@ -73,11 +73,13 @@ export class CollectionCore implements SlotOwner {
     this.quotaBytes = settings.quotaBytes;
     this.#store = store;
     this.#host = host;
-    // Two batches per pool thread: a thread finishing one finds the next already queued.
+    // One batch per pool thread: the rest wait and merge. Two per thread merged half as much
+    // and reached 0.65x batched QPS with 64 single queries in flight on 2 threads; one per
+    // thread reached 0.78-1.02x (node bench/run.mjs singles).
     this.#coalescer = new QueryCoalescer<QueryHit>(
       (queries, _rows, shape) => this.#queryNow(queries, shape.k, shape.ef, null),
       settings.spec.dim,
-      2 * host.threads,
+      host.threads,
     );
   }
 
