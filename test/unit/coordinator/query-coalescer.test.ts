@@ -1,7 +1,7 @@
 // The query coalescer against a fake batch runner whose batches end when the test says so.
 import { describe, expect, it } from 'vitest';
 
-import { COALESCE_MAX_ROWS, MERGED_MAX_ROWS, QueryCoalescer, type QueryShape } from '../../../src/coordinator/query-coalescer.js';
+import { COALESCE_MAX_ROWS, MERGED_MAX_ROWS, QueryCoalescer, type QueryShape } from '../../../src/coordinator/collection-core.js';
 
 const DIM = 2;
 
