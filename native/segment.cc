@@ -249,9 +249,18 @@ void Segment::AddBatch(const float* vectors, const uint32_t* labels, size_t n, W
       }
     }
   };
-  for (const size_t to : {first_pass, n}) {
+  // Only rows that take a fresh slot run in parallel. Reviving a deleted label, replacing a live
+  // one's vector or reusing a deleted slot rewrites an element other inserts may be reading
+  // (its delete mark, its links, the update sampler) without a lock hnswlib provides, so those
+  // run first on this thread alone. Fresh inserts share only hnswlib's level generator, whose
+  // unsynchronised draws can at worst repeat a level (ThreadSanitizer reports it; see
+  // docs/internals.md).
+  const size_t vacant = std::min(vacancies, n - first_pass);
+  const size_t alone = first_pass + vacant;
+  for (const size_t to : {first_pass, alone, n}) {
     const size_t rows = to - next.load();
-    const size_t workers = std::max<size_t>(1, std::min<size_t>({threads, kMaxInsertThreads, rows / kMinRowsPerInsertThread}));
+    const size_t workers =
+        to <= alone ? 1 : std::max<size_t>(1, std::min<size_t>({threads, kMaxInsertThreads, rows / kMinRowsPerInsertThread}));
     if (workers == 1) {
       insert_rows(to);
     } else {
