@@ -39,6 +39,7 @@ const SCENARIOS = {
   accounting: 'memory accounting',
   eventloop: 'event loop under load',
   singles: 'single queries in flight against batched',
+  scaling: 'thread scaling: shoal, usearch and hnswlib-node at 1, 2 and all threads',
   durability: 'durability: write-ahead log, recovery, warm start',
 };
 const args = process.argv.slice(2);
