@@ -21,8 +21,8 @@ const CACHE_DIR = fileURLToPath(new URL('../.cache/', import.meta.url));
 const K = 10;
 
 /** Mixture parameters as in hnswlib-and-peers.md §3; only n and nq vary between variants. */
-function mixture(n, nq) {
-  return { n, nq, dim: 128, centres: 100, sigmaMin: 0.25, sigmaMax: 0.65, seed: 42, k: K };
+function mixture(n, nq, dim = 128) {
+  return { n, nq, dim, centres: 100, sigmaMin: 0.25, sigmaMax: 0.65, seed: 42, k: K };
 }
 
 /** name -> how to get it. Each returns { name, dim, base, queries, truth (nq x k), k }. */
@@ -30,6 +30,8 @@ export const DATASETS = {
   siftsmall: () => loadSift(),
   gauss100k: () => loadMixture('gauss100k', mixture(100_000, 1_000)),
   gauss20k: () => loadMixture('gauss20k', mixture(20_000, 200)),
+  /** 784-d, the width of MNIST-like and many embedding models' inputs. */
+  gauss20k784: () => loadMixture('gauss20k784', mixture(20_000, 200, 784)),
   /** Smoke-test size: siftsmall's first 1,000 base vectors and 20 queries, truth by brute force. */
   sift1k: () => siftSubset(1000, 20),
 };

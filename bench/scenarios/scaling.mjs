@@ -5,7 +5,8 @@
  * loop, single-threaded), batched search over an ef ladder with recall@10 (shoal: one col.query
  * of every query; usearch: one search() with `threads`; hnswlib-node: one searchKnn per query,
  * as its users call it), and shoal's single queries with 256 calls in flight. One child per
- * engine and thread count. Data: siftsmall (--full: gauss100k; --smoke: sift1k).
+ * engine and thread count. Data: siftsmall (--full: gauss100k; --smoke: sift1k; --dataset=NAME,
+ * e.g. gauss20k784 for 784-d).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ const EFS = [32, 64, 128];
 const SINGLES_IN_FLIGHT = 256;
 
 export async function run(ctx) {
-  const dataset = ctx.smoke ? 'sift1k' : ctx.full ? 'gauss100k' : 'siftsmall';
+  const dataset = typeof ctx.opts?.dataset === 'string' ? ctx.opts.dataset : ctx.smoke ? 'sift1k' : ctx.full ? 'gauss100k' : 'siftsmall';
   loadDataset(dataset);
   const asked = typeof ctx.opts?.threads === 'string' ? ctx.opts.threads.split(',').map(Number) : [1, 2, availableParallelism()];
   const threads = [...new Set(asked)].filter((t) => Number.isInteger(t) && t > 0).sort((a, b) => a - b);
