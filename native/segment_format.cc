@@ -25,14 +25,8 @@ void CheckFields(const std::string& path, const FileHeader& h, uint64_t file_byt
   if (Crc32cExtend(0, &h, offsetof(FileHeader, header_crc)) != h.header_crc) {
     ThrowCorrupt(path, "header checksum mismatch");
   }
-  SegmentSpec spec;
-  spec.dim = h.dim;
-  spec.space = static_cast<SpaceKind>(h.space);
-  spec.m = h.m;
-  spec.ef_construction = h.ef_construction;
-  spec.capacity = h.capacity;
   try {
-    CheckSpec(spec);
+    CheckSpec(SpecOfHeader(h));
   } catch (const Failure& f) {
     ThrowCorrupt(path, std::string("header field ") + f.what());
   }
