@@ -183,7 +183,7 @@ export class Shoal {
   async getOrCreateCollection(name: string, options: CollectionOptions): Promise<Collection> {
     this.#db.checkOpen();
     const wanted = checkCollectionOptions(checkCollectionName(name), options);
-    if (!this.#db.listCollections().includes(name)) return this.createCollection(name, options);
+    if (!this.#db.hasCollection(name)) return this.createCollection(name, options);
     const found = this.getCollection(name);
     if (wanted.dim !== found.dim || wanted.space !== found.space || wanted.shards.length !== found.shardCount) {
       throw new InvalidArgumentError(`options: collection ${JSON.stringify(name)} exists with dim ${found.dim}, space ${found.space}, ${found.shardCount} shards`);

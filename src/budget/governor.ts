@@ -306,19 +306,15 @@ export class Governor {
   #planWait(request: AdmissionRequest, wantedBytes: number, deadline: number) {
     const own = request.wait?.own ?? new Set<string>();
     const holders: Holder[] = [];
-    let leaving = false;
-    const residents = this.#residents().map((r) => (r.busy && !own.has(r.key) ? { ...r, busy: false } : r));
-    const changing: string[] = [];
+    const leaving: string[] = [];
     for (const s of this.#shards()) {
-      if (own.has(s.key)) continue;
       if (s.resident && s.users > 0) holders.push(s);
-      if (s.leaving) changing.push(s.key);
+      if (s.leaving) leaving.push(s.key);
     }
-    leaving = changing.length > 0;
+    const residents = this.#residents().map((r) => (r.busy && !own.has(r.key) ? { ...r, busy: false } : r));
     const couldFit =
       this.#config.cachePolicy === 'lru' && planAdmission(residents, this.ledger.usedBytes, wantedBytes, this.#policy(), this.#clock.now()).kind !== 'reject';
-    const plan = planAdmissionWait(holders, own, couldFit, leaving, this.#clock.now(), deadline);
-    return plan.kind === 'wait' ? { ...plan, forKeys: [...plan.forKeys, ...changing] } : plan;
+    return planAdmissionWait(holders, own, couldFit, leaving, this.#clock.now(), deadline);
   }
 
   /** Waits until a shard in `keys` is released, accounted bytes go down, or `untilMs`. */

@@ -159,14 +159,15 @@ export function planAdmissionWait(
   holders: readonly Holder[],
   own: ReadonlySet<string>,
   evictionCouldFit: boolean,
-  /** Shards are being unloaded or evicted right now: their bytes are on their way out. */
-  leaving: boolean,
+  /** Shards being unloaded or evicted right now: their bytes are on their way out. */
+  leaving: readonly string[],
   nowMs: number,
   deadlineMs: number,
 ): AdmissionWait {
   if (!evictionCouldFit || nowMs >= deadlineMs) return { kind: 'reject' };
   const forKeys = holders
     .filter((h) => !own.has(h.key) && !h.pinned && h.priority !== 'critical' && h.users > h.stalled)
-    .map((h) => h.key);
-  return forKeys.length === 0 && !leaving ? { kind: 'reject' } : { kind: 'wait', forKeys, untilMs: deadlineMs };
+    .map((h) => h.key)
+    .concat(leaving.filter((key) => !own.has(key)));
+  return forKeys.length === 0 ? { kind: 'reject' } : { kind: 'wait', forKeys, untilMs: deadlineMs };
 }

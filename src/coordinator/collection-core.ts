@@ -436,11 +436,6 @@ export class QueryCoalescer<R> {
     this.#maxInFlight = Math.max(1, maxInFlight);
   }
 
-  /** Batches running now (merged or not). */
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   query(queries: Float32Array, shape: QueryShape, coalescible: boolean): Promise<R[]> {
     const rows = queries.length / this.#dim;
     if (!coalescible || rows >= COALESCE_MAX_ROWS || this.#inFlight < this.#maxInFlight) return this.#dispatch(queries, rows, shape);

@@ -184,6 +184,10 @@ export class Database {
     return [...this.#cores.keys()].sort();
   }
 
+  hasCollection(name: string): boolean {
+    return this.#cores.has(name);
+  }
+
   /**
    * Deletes a collection: new calls on it fail with NotFoundError, calls in flight finish, the
    * manifest drops it, then its memory and its folder go. If the manifest cannot be written

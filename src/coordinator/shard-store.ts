@@ -457,27 +457,24 @@ export class ShardStore implements Evictor {
         else if (slot.users > 0) await slot.whenIdle();
         else break;
       }
-      const handle = slot.handle;
-      slot.state = 'dropped';
-      slot.handle = null;
-      slot.ids = null;
-      this.#slots.delete(slot.key);
-      if (handle !== null) await this.#d.pool.run('free', { handle });
-      this.#forget(slot);
+      await this.#discard(slot);
     }
   }
 
   /** Frees every resident slot (close, or a failed open): no saving. */
   async freeAll(): Promise<void> {
-    for (const slot of [...this.#slots.values()]) {
-      const handle = slot.handle;
-      slot.state = 'dropped';
-      slot.handle = null;
-      slot.ids = null;
-      if (handle !== null) await this.#d.pool.run('free', { handle }).catch(() => undefined);
-      this.#forget(slot);
-    }
-    this.#slots.clear();
+    for (const slot of [...this.#slots.values()]) await this.#discard(slot).catch(() => this.#forget(slot));
+  }
+
+  /** Marks a slot dropped and frees its segment; freed first, then taken off the ledger. */
+  async #discard(slot: Slot): Promise<void> {
+    const handle = slot.handle;
+    slot.state = 'dropped';
+    slot.handle = null;
+    slot.ids = null;
+    this.#slots.delete(slot.key);
+    if (handle !== null) await this.#d.pool.run('free', { handle });
+    this.#forget(slot);
   }
 
   /**

@@ -5,9 +5,9 @@
  * twins block and are meant for worker threads. Memory is released by `free()`, not by the
  * garbage collector.
  */
-import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { ClosedError } from '../errors.js';
 import { checkSpec, type SegmentOptions } from '../segment-spec.js';
-import { checkInteger, describe, toFloatRows, toLabels, type VectorsInput } from '../vectors.js';
+import { checkInteger, toFloatRows, toLabels, type VectorsInput } from '../vectors.js';
 import {
   native,
   nativeAsync,
@@ -15,7 +15,6 @@ import {
   type SearchOutput,
   type SegmentHandle,
   type SegmentInfo,
-  type SegmentSpec,
   type SpaceName,
 } from './binding.js';
 

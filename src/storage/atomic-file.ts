@@ -11,19 +11,23 @@ import { IoError } from '../errors.js';
 export function writeFileAtomic(path: string, data: Uint8Array): void {
   const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const fd = openSync(temp, 'w', 0o644);
-    try {
-      let written = 0;
-      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeAndSync(openSync(temp, 'w', 0o644), data);
     renameSync(temp, path);
     fsyncDirectory(dirname(path));
   } catch (cause) {
     rmSync(temp, { force: true });
     throw new IoError(`${path}: atomic write failed: ${(cause as Error).message}`, { path }, { cause });
+  }
+}
+
+/** Writes all of `data` to `fd`, fsyncs it, and closes it (also on failure). */
+export function writeAndSync(fd: number, data: Uint8Array): void {
+  try {
+    let written = 0;
+    while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -5,12 +5,12 @@
  * fdatasync for everything queued, so concurrent writers share a sync. A file is removed once
  * every shard has flushed the records it holds.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { IoError } from '../errors.js';
-import { fsyncDirectory, writeFileAtomic } from './atomic-file.js';
+import { fsyncDirectory, writeAndSync, writeFileAtomic } from './atomic-file.js';
 import { encodeRecord, scanRecords, type WalRecord } from './wal-record.js';
 
 /** What an acknowledged write promises. */
@@ -289,13 +289,7 @@ function keepAside(base: string, bytes: Uint8Array): string {
       if ((cause as NodeJS.ErrnoException).code === 'EEXIST') continue;
       throw cause;
     }
-    try {
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeAndSync(fd, bytes);
     return path;
   }
 }
