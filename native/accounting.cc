@@ -58,44 +58,80 @@ std::atomic<int64_t> g_trims{0};
 
 inline int64_t HeapBytes(void* p) { return p == nullptr || IsMmappedChunk(p) ? 0 : ChunkBytes(p); }
 
-inline void ChargeHeap(int64_t delta) {
-  if (delta == 0) return;
+// `high`: the most the tally being flushed reached on its way to `delta` (>= delta, >= 0), so a
+// peak between flushes is still seen, as this thread saw it.
+inline void ChargeHeap(int64_t delta, int64_t high) {
+  if (delta == 0 && high == 0) return;
   const int64_t now = g_heap_bytes.fetch_add(delta, std::memory_order_relaxed) + delta;
-  if (delta > 0) RaiseTo(&g_heap_peak_since_trim, now);
+  if (high > 0) RaiseTo(&g_heap_peak_since_trim, now - delta + high);
+}
+
+// Charges wait in a per-thread tally and reach the shared counters only when the tally passes
+// kFlushBytes either way or the thread's scope ends or changes. hnswlib allocates and frees
+// small priority-queue and neighbour buffers dozens of times per insert and per query; when
+// every one of those updated the same few atomics, 16 threads spent their time moving those
+// cache lines between cores (ingest into one shard stopped scaling at ~4 threads on a 16-core
+// machine). The price: while a scope is active its account may lag by less than kFlushBytes.
+constexpr int64_t kFlushBytes = 256 * 1024;
+
+struct PendingCharges {
+  int64_t bytes = 0;
+  int64_t heap = 0;
+  int64_t bytes_high = 0;  // the most `bytes` reached since the last flush
+  int64_t heap_high = 0;
+};
+thread_local PendingCharges t_pending;
+
+inline void FlushPending() {
+  PendingCharges& p = t_pending;
+  if (t_current != nullptr) t_current->Charge(p.bytes, p.bytes_high);
+  ChargeHeap(p.heap, p.heap_high);
+  p = PendingCharges{};
+}
+
+inline void AddPending(int64_t bytes, int64_t heap) {
+  PendingCharges& p = t_pending;
+  p.bytes += bytes;
+  p.heap += heap;
+  if (p.bytes > p.bytes_high) p.bytes_high = p.bytes;
+  if (p.heap > p.heap_high) p.heap_high = p.heap;
+  if (p.bytes >= kFlushBytes || p.bytes <= -kFlushBytes || p.heap >= kFlushBytes || p.heap <= -kFlushBytes) {
+    FlushPending();
+  }
 }
 
 inline void ChargeNew(void* p) {
-  if (AllocAccount* a = t_current) {
-    if (p == nullptr) return;
-    const int64_t bytes = ChunkBytes(p);
-    a->Charge(bytes);
-    if (!IsMmappedChunk(p)) ChargeHeap(bytes);
-  }
+  if (t_current == nullptr || p == nullptr) return;
+  const int64_t bytes = ChunkBytes(p);
+  AddPending(bytes, IsMmappedChunk(p) ? 0 : bytes);
 }
 
 inline void ChargeFree(void* p) {
-  if (AllocAccount* a = t_current) {
-    if (p == nullptr) return;
-    const int64_t bytes = ChunkBytes(p);
-    a->Charge(-bytes);
-    if (!IsMmappedChunk(p)) ChargeHeap(-bytes);
-  }
+  if (t_current == nullptr || p == nullptr) return;
+  const int64_t bytes = ChunkBytes(p);
+  AddPending(-bytes, IsMmappedChunk(p) ? 0 : -bytes);
 }
 
 }  // namespace
 
-void AllocAccount::Charge(int64_t delta) {
-  if (delta == 0) return;
-  int64_t now = bytes_.fetch_add(delta, std::memory_order_relaxed) + delta;
-  int64_t total = g_total_bytes.fetch_add(delta, std::memory_order_relaxed) + delta;
-  if (delta > 0) {
-    RaiseTo(&peak_bytes_, now);
-    RaiseTo(&g_peak_total_bytes, total);
+void AllocAccount::Charge(int64_t delta, int64_t high) {
+  if (delta == 0 && high == 0) return;
+  const int64_t now = bytes_.fetch_add(delta, std::memory_order_relaxed) + delta;
+  const int64_t total = g_total_bytes.fetch_add(delta, std::memory_order_relaxed) + delta;
+  if (high > 0) {
+    RaiseTo(&peak_bytes_, now - delta + high);
+    RaiseTo(&g_peak_total_bytes, total - delta + high);
   }
 }
 
-ChargeScope::ChargeScope(AllocAccount* account) : previous_(t_current) { t_current = account; }
-ChargeScope::~ChargeScope() { t_current = previous_; }
+ChargeScope::ChargeScope(AllocAccount* account) : previous_(t_current) {
+  FlushPending();
+  t_current = account;
+}
+ChargeScope::~ChargeScope() {
+  FlushPending();
+  t_current = previous_;
+}
 
 int64_t TotalTrackedBytes() { return g_total_bytes.load(std::memory_order_relaxed); }
 int64_t PeakTotalTrackedBytes() { return g_peak_total_bytes.load(std::memory_order_relaxed); }
@@ -173,14 +209,12 @@ void* __wrap_realloc(void* p, size_t size) {
   const int64_t before = shoal::t_current ? shoal::ChunkBytes(p) : 0;
   const int64_t heap_before = shoal::t_current ? shoal::HeapBytes(p) : 0;
   void* q = __real_realloc(p, size);
-  if (shoal::AllocAccount* a = shoal::t_current) {
+  if (shoal::t_current != nullptr) {
     // A failed realloc leaves p untouched; a realloc to size 0 may free it and return null.
     if (q != nullptr) {
-      a->Charge(shoal::ChunkBytes(q) - before);
-      shoal::ChargeHeap(shoal::HeapBytes(q) - heap_before);
+      shoal::AddPending(shoal::ChunkBytes(q) - before, shoal::HeapBytes(q) - heap_before);
     } else if (size == 0) {
-      a->Charge(-before);
-      shoal::ChargeHeap(-heap_before);
+      shoal::AddPending(-before, -heap_before);
     }
   }
   return q;

@@ -26,12 +26,16 @@ namespace shoal {
 
 class AllocAccount {
  public:
-  // Bytes currently charged. Lock-free; may be read from any thread.
+  // Bytes currently charged. Lock-free; may be read from any thread. Exact once every scope
+  // charging this account has ended; while one is active, each such thread's share may lag
+  // by less than 256 KiB (its charges are tallied per thread and flushed in bulk).
   int64_t Bytes() const { return bytes_.load(std::memory_order_relaxed); }
   // The highest value Bytes() has had.
   int64_t PeakBytes() const { return peak_bytes_.load(std::memory_order_relaxed); }
 
-  void Charge(int64_t delta);
+  // Adds `delta`; `high` is the most the charge reached on its way there (>= delta and >= 0),
+  // which the peak takes into account.
+  void Charge(int64_t delta, int64_t high);
 
  private:
   std::atomic<int64_t> bytes_{0};

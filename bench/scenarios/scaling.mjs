@@ -5,7 +5,8 @@
  * loop, single-threaded), batched search over an ef ladder with recall@10 (shoal: one col.query
  * of every query; usearch: one search() with `threads`; hnswlib-node: one searchKnn per query,
  * as its users call it), and shoal's single queries with 256 calls in flight. One child per
- * engine and thread count. Data: siftsmall (--full: gauss100k; --smoke: sift1k; --dataset=NAME,
+ * engine and thread count; `--engines=shoal,usearch` runs only those. Data: siftsmall (--full:
+ * gauss100k; --smoke: sift1k; --dataset=NAME,
  * e.g. gauss20k784 for 784-d).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ const K = 10;
 const GRAPH = { M: 16, efConstruction: 200 };
 const EFS = [32, 64, 128];
 const SINGLES_IN_FLIGHT = 256;
+const ENGINES = ['shoal', 'usearch', 'hnswlib-node'];
 
 export async function run(ctx) {
   const dataset = typeof ctx.opts?.dataset === 'string' ? ctx.opts.dataset : ctx.smoke ? 'sift1k' : ctx.full ? 'gauss100k' : 'siftsmall';
@@ -26,12 +28,17 @@ export async function run(ctx) {
   const asked = typeof ctx.opts?.threads === 'string' ? ctx.opts.threads.split(',').map(Number) : [1, 2, availableParallelism()];
   const threads = [...new Set(asked)].filter((t) => Number.isInteger(t) && t > 0).sort((a, b) => a - b);
   const seconds = ctx.smoke ? 0.2 : ctx.quick ? 0.5 : 1.5;
+  const engines = typeof ctx.opts?.engines === 'string' ? ctx.opts.engines.split(',') : ENGINES;
+  const unknown = engines.filter((e) => !ENGINES.includes(e));
+  if (unknown.length > 0) throw new Error(`--engines: unknown ${unknown.join(', ')}; expected some of ${ENGINES.join(', ')}`);
   const tasks = [];
   for (const t of threads) {
-    tasks.push({ label: `shoal t${t}`, cfg: { engine: 'shoal', dataset, threads: t, seconds } });
-    tasks.push({ label: `usearch t${t}`, cfg: { engine: 'usearch', dataset, threads: t, seconds } });
+    for (const engine of ['shoal', 'usearch']) {
+      if (engines.includes(engine)) tasks.push({ label: `${engine} t${t}`, cfg: { engine, dataset, threads: t, seconds } });
+    }
   }
-  tasks.push({ label: 'hnswlib-node t1', cfg: { engine: 'hnswlib-node', dataset, threads: 1, seconds } });
+  // hnswlib-node has no threads of its own: it runs once, as its users call it.
+  if (engines.includes('hnswlib-node')) tasks.push({ label: 'hnswlib-node t1', cfg: { engine: 'hnswlib-node', dataset, threads: 1, seconds } });
   return { dataset, threads, rows: await ctx.runTasks(tasks) };
 }
 
