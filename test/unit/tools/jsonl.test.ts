@@ -11,8 +11,20 @@ import { encodeRecordLine, formatFloat32, parseHeader, readExport } from '../../
 const header = (over: Record<string, unknown> = {}): string =>
   JSON.stringify({ format: 'shoal-collection', version: 1, name: 'c', dim: 2, space: 'l2', M: 16, efConstruction: 200, efSearch: 64, shards: 1, count: 0, exportedAtMs: 0, ...over });
 
+/** Significant digits of a decimal's text: "0.00120" and "1.2e-3" both have 2. */
+function significantDigits(text: string): number {
+  const mantissa = text.replace(/^-/, '').split('e')[0] as string;
+  return mantissa.replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
+}
+
+/** The fewest significant digits with which some decimal reads back as the float32 x (brute force). */
+function fewestDigits(x: number): number {
+  for (let p = 1; p <= 9; p++) if (Math.fround(Number(x.toPrecision(p))) === x) return significantDigits(x.toPrecision(p));
+  return 9;
+}
+
 describe('formatFloat32', () => {
-  it('reads back as the same float32 for any finite bit pattern, -0 included', () => {
+  it('reads back as the same float32 for any finite bit pattern, -0 included, with the fewest digits that do', () => {
     const bits = new Uint32Array(1);
     const f = new Float32Array(bits.buffer);
     fc.assert(
@@ -20,8 +32,10 @@ describe('formatFloat32', () => {
         bits[0] = pattern;
         const x = f[0] as number;
         if (!Number.isFinite(x)) return;
-        const back = new Float32Array([JSON.parse(formatFloat32(x)) as number]);
+        const text = formatFloat32(x);
+        const back = new Float32Array([JSON.parse(text) as number]);
         expect(new Uint32Array(back.buffer)[0]).toBe(pattern);
+        expect(significantDigits(text)).toBe(fewestDigits(x));
       }),
       { numRuns: 20_000 },
     );
