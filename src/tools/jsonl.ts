@@ -110,9 +110,23 @@ export function encodeRecordLine(id: string, vector: Float32Array, metadata?: Re
  * returns the records written. Does not end `out`.
  */
 export async function writeExport(header: ExportHeader, pages: AsyncIterable<ExportPage>, out: Writable): Promise<{ records: number }> {
-  const write = async (text: string): Promise<void> => {
-    if (!out.write(text)) await Promise.race([once(out, 'drain'), once(out, 'error').then(([err]) => Promise.reject(err))]);
-  };
+  // Each wait removes both of its listeners when either fires: one 'error' listener left per
+  // wait would pile up over a long export.
+  const write = (text: string): Promise<void> =>
+    out.write(text)
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          const onDrain = (): void => {
+            out.off('error', onError);
+            resolve();
+          };
+          const onError = (err: unknown): void => {
+            out.off('drain', onDrain);
+            reject(err);
+          };
+          out.once('drain', onDrain);
+          out.once('error', onError);
+        });
   await write(`${JSON.stringify(header)}\n`);
   let records = 0;
   for await (const page of pages) {
