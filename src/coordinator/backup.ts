@@ -19,7 +19,7 @@
  * that flush saved.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 import { InvalidArgumentError, IoError } from '../errors.js';
 import { fsyncDirectory } from '../storage/atomic-file.js';
@@ -123,8 +123,11 @@ export async function backupDatabase(src: BackupSource, dest: string, options: B
 function prepareTarget(root: string, dest: string): { target: string; existed: boolean } {
   if (typeof dest !== 'string' || dest.length === 0) throw new InvalidArgumentError(`dest: must be a directory path, got ${JSON.stringify(dest)}`);
   const target = resolve(dest);
+  // Inside when the way from the data directory to it does not climb out ('..' alone or as a
+  // first component; a folder named '..x' inside it is still inside) and is not another drive.
   const inside = relative(resolve(root), target);
-  if (inside === '' || (!inside.startsWith('..') && !inside.startsWith(sep) && !/^[A-Za-z]:/.test(inside))) {
+  const outside = inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
+  if (!outside) {
     throw new InvalidArgumentError(`dest: ${target} is inside the data directory ${root}; back up to a directory outside it`);
   }
   const existed = existsSync(target);

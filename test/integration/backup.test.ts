@@ -73,11 +73,16 @@ describe('db.backup', () => {
         if (backupCalled && acked.every((a, i) => a >= (ackedAtCall[i] as number) + 8)) stop = true;
       }
     });
+    // Flushes replace shard files and remove the old generation; unloads save and reload.
+    // Those that end while the backup runs test that it keeps the files it copies.
+    let backupResolved = false;
+    let churnedDuring = 0;
     const churn = (async () => {
       const next = rng(7);
       while (!stop) {
         if (next() < 0.5) await db.flush();
         else await col.unload();
+        if (backupCalled && !backupResolved) churnedDuring++;
       }
     })();
     // Let every writer get some writes in first.
@@ -86,7 +91,9 @@ describe('db.backup', () => {
     const backup = db.backup(dest);
     backupCalled = true;
     const report = await backup;
+    backupResolved = true;
     await Promise.all([...loops, churn]);
+    expect(churnedDuring).toBeGreaterThan(0);
     await db.close();
 
     expect(report.collections).toBe(1);
@@ -144,6 +151,8 @@ describe('db.backup', () => {
     writeFileSync(join(full, 'something'), 'x');
     await expect(db.backup(full)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(db.backup(join(path, 'inside'))).rejects.toThrow(/inside the data directory/);
+    await expect(db.backup(join(path, '..inside'))).rejects.toThrow(/inside the data directory/);
+    await expect(db.backup(path)).rejects.toThrow(/inside the data directory/);
     expect(existsSync(join(path, 'inside'))).toBe(false);
 
     const controller = new AbortController();
