@@ -5,6 +5,8 @@
  * Exit codes, for scripts: 0 success (verify: healthy); 1 the operation failed or (verify)
  * damage was found; 2 usage error (bad arguments); 3 the directory is open in another process.
  */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export interface Command {
@@ -51,6 +53,13 @@ export function parse(argv: string[], options: Options, positionals: { min: numb
   if (n < positionals.min) throw new UsageError(`missing arguments: expected at least ${positionals.min}, got ${n}`);
   if (n > positionals.max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
   return { values, positionals: parsed.positionals, help: false };
+}
+
+/** A positional that must name an existing directory, made absolute. @throws {UsageError} */
+export function directoryArg(path: string): string {
+  const dir = resolve(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a directory`);
+  return dir;
 }
 
 /** A positive integer option, or undefined when absent. @throws {UsageError} */

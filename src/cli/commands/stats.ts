@@ -1,9 +1,6 @@
 /** `shoal stats DIR`: JSON facts about a data directory, read from its files (tools/inspect.ts). */
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-
 import { inspectDirectory } from '../../tools/inspect.js';
-import { EXIT_OK, parse, print, UsageError, type Command } from '../command.js';
+import { directoryArg, EXIT_OK, parse, print, type Command } from '../command.js';
 import { failure } from './open-db.js';
 
 const usage = `Usage: shoal stats DIR [--compact]
@@ -28,8 +25,7 @@ export const stats: Command = {
   async run(argv) {
     const { values, positionals, help } = parse(argv, { compact: { type: 'boolean' } }, { min: 1, max: 1 });
     if (help) return print(usage).then(() => EXIT_OK);
-    const dir = resolve(positionals[0] as string);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a directory`);
+    const dir = directoryArg(positionals[0] as string);
     try {
       const facts = inspectDirectory(dir);
       await print(JSON.stringify(facts, null, values['compact'] === true ? undefined : 2));

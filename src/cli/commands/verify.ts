@@ -1,10 +1,7 @@
 /** `shoal verify DIR`: checks every file's checksum and structure (tools/verify.ts). */
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-
 import { inspectLock } from '../../tools/inspect.js';
 import { verifyDirectory } from '../../tools/verify.js';
-import { EXIT_FAILED, EXIT_LOCKED, EXIT_OK, note, parse, print, UsageError, type Command } from '../command.js';
+import { directoryArg, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, note, parse, print, type Command } from '../command.js';
 
 const usage = `Usage: shoal verify DIR [--json]
 
@@ -30,8 +27,7 @@ export const verify: Command = {
   async run(argv) {
     const { values, positionals, help } = parse(argv, { json: { type: 'boolean' } }, { min: 1, max: 1 });
     if (help) return print(usage).then(() => EXIT_OK);
-    const dir = resolve(positionals[0] as string);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a directory`);
+    const dir = directoryArg(positionals[0] as string);
     const holder = inspectLock(dir);
     if (holder !== null) {
       note(`shoal: ${dir} is open in process ${holder.pid || '(unknown pid)'}; verify a closed directory or a backup of it (shoal backup)`);
