@@ -151,6 +151,11 @@ bool NormalizeInPlace(float* v, size_t dim) {
   double sum = 0;
   for (size_t i = 0; i < dim; ++i) sum += static_cast<double>(v[i]) * v[i];
   if (!(sum > 0) || !std::isfinite(sum)) return false;
+  // Idempotent: a vector already unit to within float rounding (a normalised float vector's
+  // squared norm is 1 within a few 1e-8) is kept bit for bit. Scaling it again by a factor one
+  // ulp from 1 would change its bits, so a stored vector read back and added again (an export
+  // and import) would not be the same vector.
+  if (std::fabs(sum - 1.0) <= 1e-6) return true;
   const float inv = static_cast<float>(1.0 / std::sqrt(sum));
   for (size_t i = 0; i < dim; ++i) v[i] *= inv;
   return true;

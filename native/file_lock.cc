@@ -113,6 +113,32 @@ void UnlockFileOs(FileLockHandle handle) {
   if (!CloseHandle(h)) ThrowWin("lock file", "close");
 }
 
+double ProbeFileLockOs(const std::string& path) {
+  HANDLE h = CreateFileW(Wide(path).c_str(), GENERIC_READ,
+                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (h == INVALID_HANDLE_VALUE) {
+    if (GetLastError() == ERROR_FILE_NOT_FOUND || GetLastError() == ERROR_PATH_NOT_FOUND) return -1;
+    ThrowWin(path, "open");
+  }
+  OVERLAPPED at{};
+  at.OffsetHigh = kLockOffsetHigh;
+  double result = -1;
+  if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &at)) {
+    UnlockFileEx(h, 0, 1, 0, &at);
+  } else if (GetLastError() == ERROR_LOCK_VIOLATION) {
+    char text[32];
+    DWORD got = 0;
+    result = ReadFile(h, text, sizeof text, &got, nullptr) ? ParsePid(text, got) : -1;
+    if (result < 0) result = 0;
+  } else {
+    CloseHandle(h);
+    ThrowWin(path, "lock");
+  }
+  CloseHandle(h);
+  return result;
+}
+
 #else
 
 [[noreturn]] void ThrowIo(const std::string& path, const char* what, int err) {
@@ -163,6 +189,36 @@ void UnlockFileOs(FileLockHandle handle) {
   if (::close(fd) != 0 && errno != EINTR) ThrowIo("lock file", "close", errno);
 }
 
+double ProbeFileLockOs(const std::string& path) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == ENOENT) return -1;
+    ThrowIo(path, "open", errno);
+  }
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  double result = -1;
+  if (rc == 0) {
+    ::flock(fd, LOCK_UN);
+  } else if (errno == EWOULDBLOCK) {
+    char text[32];
+    const ssize_t got = ::pread(fd, text, sizeof text, 0);
+    result = got > 0 ? ParsePid(text, static_cast<size_t>(got)) : -1;
+    if (result < 0) result = 0;
+  } else {
+    const int err = errno;
+    ::close(fd);
+    ThrowIo(path, "lock", err);
+  }
+  ::close(fd);
+  return result;
+}
+
 #endif
 
 }  // namespace
@@ -173,6 +229,8 @@ FileLockHandle LockFile(const std::string& path) {
   Held().handles.insert(handle);
   return handle;
 }
+
+double ProbeFileLock(const std::string& path) { return ProbeFileLockOs(path); }
 
 void UnlockFile(FileLockHandle handle) {
   {

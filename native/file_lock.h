@@ -23,4 +23,10 @@ FileLockHandle LockFile(const std::string& path);
 // not held (released already, or never issued), kIo if closing fails.
 void UnlockFile(FileLockHandle handle);
 
+// Whether another open of `path` holds its lock, found without writing anything: the file is
+// opened read-only (never created), locked without waiting and unlocked at once. Returns -1
+// when the file does not exist or nobody holds it, else the pid the file names (0 when it
+// names none). For readers that must not change a directory (`shoal stats`). Throws kIo.
+double ProbeFileLock(const std::string& path);
+
 }  // namespace shoal

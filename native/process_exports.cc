@@ -154,6 +154,13 @@ Napi::Value UnlockFileJs(const Napi::CallbackInfo& info) {
   });
 }
 
+// (path) -> pid of the holder (0: unknown) or -1: whether the file's lock is held (file_lock.h).
+Napi::Value ProbeFileLockJs(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), ProbeFileLock(ReadString(info[0], "path")));
+  });
+}
+
 }  // namespace
 
 void RegisterProcessExports(Napi::Env env, Napi::Object exports) {
@@ -171,6 +178,7 @@ void RegisterProcessExports(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, AdjustExternalMemoryJs, "adjustExternalMemory"));
   exports.Set("lockFile", Napi::Function::New(env, LockFileJs, "lockFile"));
   exports.Set("unlockFile", Napi::Function::New(env, UnlockFileJs, "unlockFile"));
+  exports.Set("probeFileLock", Napi::Function::New(env, ProbeFileLockJs, "probeFileLock"));
 }
 
 }  // namespace shoal

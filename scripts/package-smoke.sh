@@ -47,6 +47,19 @@ export const first: number | undefined = out.labels[0];
 TS
 check test -f "$work/consumer/node_modules/shoal/dist/index.d.ts"
 
+# The shoal command, as `npx shoal` runs it from the consumer's bin link.
+cat >"$work/consumer/data.mjs" <<'JS'
+import { Shoal } from 'shoal';
+const db = await Shoal.open({ path: process.argv[2], threads: 1 });
+const col = await db.createCollection('docs', { dim: 2 });
+await col.add(['a', 'b'], [[1, 0], [0, 1]]);
+await db.close();
+JS
+check node "$work/consumer/data.mjs" "$work/consumer/data"
+check bash -c "cd '$work/consumer' && npx --no-install shoal --help | grep -q 'shoal COMMAND'"
+check bash -c "cd '$work/consumer' && npx --no-install shoal stats data | grep -q '\"count\": 2'"
+check bash -c "cd '$work/consumer' && npx --no-install shoal verify data | grep -q healthy"
+
 rm -rf "$work/consumer/node_modules/shoal/prebuilds"
 if node "$work/consumer/use.mjs" >"$work/missing.log" 2>&1; then
   check false

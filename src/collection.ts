@@ -3,6 +3,8 @@
  * facade validates every argument in full (a bad one is a typed error and changes nothing) and
  * routes the call to the collection's coordinator (coordinator/collection-core.ts).
  */
+import type { Writable } from 'node:stream';
+
 import { PRIORITIES, type Priority } from './budget/policy.js';
 import type { CollectionCore } from './coordinator/collection-core.js';
 import type { Database } from './coordinator/database.js';
@@ -10,6 +12,7 @@ import type { CollectionStats } from './coordinator/stats.js';
 import { collectionStats } from './coordinator/stats.js';
 import { InvalidArgumentError, InvalidLabelError, type CorruptionError } from './errors.js';
 import type { SpaceName } from './native/binding.js';
+import { EXPORT_FORMAT, EXPORT_VERSION, withOutput, writeExport } from './tools/jsonl.js';
 import { checkInteger, checkNormalizable, describe, toFloatRows, type VectorsInput } from './vectors.js';
 
 export interface CollectionOptions {
@@ -49,6 +52,16 @@ export interface GetResult {
   readonly ids: string[];
   /** One row per id (cosine: the stored unit vectors). */
   readonly vectors: Float32Array[];
+}
+
+export interface ExportOptions {
+  /** Records read per page (per shard entry). Default 1000. */
+  readonly batchSize?: number;
+}
+
+export interface ExportReport {
+  /** Records written after the header. */
+  readonly records: number;
 }
 
 export class Collection {
@@ -165,6 +178,29 @@ export class Collection {
       const k = checkInteger(options.k ?? 10, 'k', 1, 10_000);
       const ef = checkInteger(options.ef ?? Math.max(k, this.efSearch), 'ef', 1, 1 << 20);
       return this.#core.query(q, k, ef, checkFilter(options.filter));
+    });
+  }
+
+  /**
+   * Writes the collection as JSON Lines (docs/formats.md): a header record with its settings,
+   * then `{ "id", "vector" }` per record, floats exact to the bit. Streams: memory is one page.
+   * `dest` is a file path (replaced; removed again if the export fails) or a Writable (left
+   * open). Writes may go on meanwhile: a record live throughout is written exactly once.
+   * @throws {InvalidArgumentError}, {IoError}
+   * @example
+   *   await col.export('docs.jsonl');
+   */
+  export(dest: string | Writable, options: ExportOptions = {}): Promise<ExportReport> {
+    return this.#call(async () => {
+      if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
+      const batchSize = checkInteger(options.batchSize ?? 1000, 'batchSize', 1, 1_000_000);
+      const c = this.#core;
+      const header = {
+        format: EXPORT_FORMAT, version: EXPORT_VERSION, name: c.name, dim: c.spec.dim, space: c.spec.space, M: c.spec.M,
+        efConstruction: c.spec.efConstruction, efSearch: c.efSearch, shards: c.slots.length, count: c.count, exportedAtMs: Date.now(),
+      } as const;
+      // The core's label-order pages; col.scan({ batchSize, include: ['vectors', 'metadatas'] }) can take over here.
+      return withOutput(dest, (out) => writeExport(header, c.pages(batchSize), out));
     });
   }
 

@@ -30,9 +30,20 @@ export {
   type LockDetails,
   type ResidentShare,
 } from './errors.js';
-export { Shoal, type ShoalOptions, type ShoalEvents, type ReconfiguredEvent, type RecoveryReport } from './shoal.js';
+export {
+  Shoal,
+  type ShoalOptions,
+  type ShoalEvents,
+  type ReconfiguredEvent,
+  type RecoveryReport,
+  type ProgressEvent,
+  type BackupOptions,
+  type BackupReport,
+  type ImportOptions,
+} from './shoal.js';
 export type { ShoalStats, CollectionStats, ShardStats } from './coordinator/stats.js';
-export { Collection, type CollectionOptions, type QueryOptions, type QueryResult, type GetResult } from './collection.js';
+export { Collection, type CollectionOptions, type QueryOptions, type QueryResult, type GetResult, type ExportOptions, type ExportReport } from './collection.js';
+export { EXPORT_FORMAT, EXPORT_VERSION, formatFloat32, type ExportHeader } from './tools/jsonl.js';
 export type { BudgetOptions, CachePolicy, Config, Thresholds } from './config.js';
 export type { Priority, EvictionReason } from './budget/policy.js';
 export type { Level } from './budget/thresholds.js';

@@ -8,23 +8,27 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 
 import type { Clock } from './budget/clock.js';
 import { systemClock } from './budget/clock.js';
 import type { GovernorEvents } from './budget/governor.js';
 import { checkPriority, Collection, type CollectionOptions } from './collection.js';
 import type { CollectionCore } from './coordinator/collection-core.js';
+import type { BackupReport } from './coordinator/backup.js';
 import { Database, io, type RecoveryReport } from './coordinator/database.js';
 import type { ShoalStats } from './coordinator/stats.js';
 import { parseBytes, resolveConfig, type BudgetOptions, type Config } from './config.js';
-import { InvalidArgumentError } from './errors.js';
+import { AlreadyExistsError, InvalidArgumentError } from './errors.js';
 import { checkSpec } from './segment-spec.js';
+import { readExport, withInput } from './tools/jsonl.js';
 import { checkCollectionName } from './storage/layout.js';
 import type { CollectionRecord } from './storage/manifest.js';
 import type { Durability } from './storage/wal.js';
 import { checkInteger, describe } from './vectors.js';
 
 export type { RecoveryReport } from './coordinator/database.js';
+export type { BackupReport } from './coordinator/backup.js';
 
 export interface ShoalOptions extends BudgetOptions {
   /** Data directory. Omit for an ephemeral database in a temp directory removed on close. */
@@ -51,8 +55,30 @@ export interface ReconfiguredEvent {
   readonly config: Config;
 }
 
+/** Progress of a long operation: `done` of `total` units (bytes, for 'backup'). */
+export interface ProgressEvent {
+  readonly phase: 'backup';
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface BackupOptions {
+  /** Aborting stops the copy (AbortError) and removes what was copied. */
+  readonly signal?: AbortSignal;
+  /** Called with the bytes copied so far and the total, as the 'progress' event is emitted. */
+  readonly onProgress?: (progress: ProgressEvent) => void;
+}
+
+export interface ImportOptions {
+  /** Records added per call. Default 1000. */
+  readonly batchSize?: number;
+  /** Shards of the new collection. Default: as the export's header says. */
+  readonly shards?: number;
+}
+
 export interface ShoalEvents extends GovernorEvents {
   reconfigured: ReconfiguredEvent;
+  progress: ProgressEvent;
 }
 
 export class Shoal {
@@ -204,9 +230,82 @@ export class Shoal {
     return this.#db.operation(() => this.#db.deleteCollection(checkCollectionName(name)));
   }
 
+  /**
+   * Creates collection `name` from an export (docs/formats.md; `col.export`): the header's
+   * settings, then every record, added in batches as they are read, so memory is one batch.
+   * `source` is a file path or a Readable. All or nothing: if any line is bad, or adding fails,
+   * the new collection is deleted and the error names the line.
+   * Records with `metadata` are refused (InvalidArgumentError naming the line) until this build
+   * stores metadata.
+   * @throws {AlreadyExistsError} if `name` exists, {InvalidArgumentError} for a bad header or
+   *   record, {IoError}, and what add() throws (duplicate ids: AlreadyExistsError).
+   * @example
+   *   const col = await db.importCollection('docs', 'docs.jsonl');
+   */
+  importCollection(name: string, source: string | Readable, options: ImportOptions = {}): Promise<Collection> {
+    return this.#db.operation(async () => {
+      checkCollectionName(name);
+      if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
+      const batchSize = checkInteger(options.batchSize ?? 1000, 'batchSize', 1, 1_000_000);
+      if (this.#db.hasCollection(name)) throw new AlreadyExistsError(`collection ${JSON.stringify(name)} already exists`, { collection: name });
+      return withInput(source, async (input) => {
+        const { header, batches } = await readExport(input, batchSize);
+        const col = await this.createCollection(name, {
+          dim: header.dim, space: header.space, M: header.M, efConstruction: header.efConstruction, efSearch: header.efSearch,
+          shards: options.shards ?? header.shards,
+        });
+        try {
+          for await (const batch of batches) {
+            const withMeta = batch.metadatas.findIndex((m) => m !== undefined);
+            if (withMeta >= 0) {
+              // Once add() takes metadatas, this check goes and add() gets batch.metadatas.
+              throw new InvalidArgumentError(
+                `line ${batch.firstLine + withMeta}: metadata of ${JSON.stringify(batch.ids[withMeta])}: this build of shoal does not store metadata; remove the "metadata" fields to import the vectors`,
+                { line: batch.firstLine + withMeta },
+              );
+            }
+            await col.add(batch.ids, batch.vectors);
+          }
+        } catch (err) {
+          await this.deleteCollection(name).catch(() => undefined);
+          throw err;
+        }
+        return col;
+      });
+    });
+  }
+
   /** Writes every changed shard and the manifest; returns when they are durable. */
   flush(): Promise<void> {
     return this.#db.operation(() => this.#db.flush());
+  }
+
+  /**
+   * Copies the whole database into `dest` (a new or empty directory) while it keeps serving:
+   * queries and writes go on during the copy. The copy holds exactly the writes that had been
+   * applied when backup() was called (every write acknowledged before the call, none begun
+   * after it, no batch in part) and opens with Shoal.open. Emits 'progress' events
+   * `{ phase: 'backup', done, total }` in bytes.
+   * @throws {InvalidArgumentError} for a destination that is not new or empty, or inside the
+   *   data directory; {AbortError} when `signal` aborts; {IoError}. A failed copy is removed.
+   * @example
+   *   await db.backup('/backups/2024-06-01', { onProgress: ({ done, total }) => log(done / total) });
+   */
+  backup(dest: string, options: BackupOptions = {}): Promise<BackupReport> {
+    return this.#db.operation(() => {
+      if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
+      const { signal, onProgress } = options;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError(`signal: must be an AbortSignal, got ${describe(signal)}`);
+      if (onProgress !== undefined && typeof onProgress !== 'function') throw new InvalidArgumentError(`onProgress: must be a function, got ${describe(onProgress)}`);
+      return this.#db.backup(dest, {
+        ...(signal === undefined ? {} : { signal }),
+        onProgress: ({ done, total }) => {
+          const event: ProgressEvent = { phase: 'backup', done, total };
+          onProgress?.(event);
+          this.#events.emit('progress', event);
+        },
+      });
+    });
   }
 
   /** Unloads every collection (saving unsaved writes); pinned ones too. */

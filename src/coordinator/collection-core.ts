@@ -195,6 +195,35 @@ export class CollectionCore implements SlotOwner {
     });
   }
 
+  /**
+   * Every live record, shard by shard in label order, in pages of up to `batchSize` (vectors
+   * flat, rows x dim). Each page is read with its shard entered, so pages may interleave with
+   * writes: a record live throughout appears exactly once with its vector as of its page; one
+   * written or deleted meanwhile may or may not appear. The cursor is a label, so memory stays
+   * at one page. (Export's iteration until col.scan takes this over.)
+   */
+  async *pages(batchSize: number): AsyncGenerator<{ ids: string[]; vectors: Float32Array }> {
+    for (const slot of this.slots) {
+      for (let cursor = 0; ; ) {
+        const page = await this.#store.use([slot], 'load', async () => {
+          const table = slot.residentIds();
+          const ids: string[] = [];
+          const labels: number[] = [];
+          for (; cursor < table.labelBound && ids.length < batchSize; cursor++) {
+            const id = table.idOf(cursor);
+            if (id === undefined) continue;
+            ids.push(id);
+            labels.push(cursor);
+          }
+          const vectors = ids.length === 0 ? new Float32Array(0) : await this.#store.getVectors(slot, Uint32Array.from(labels));
+          return { ids, vectors, done: cursor >= table.labelBound };
+        });
+        if (page.ids.length > 0) yield { ids: page.ids, vectors: page.vectors };
+        if (page.done) break;
+      }
+    }
+  }
+
   // ---- writes -------------------------------------------------------------------------------
 
   /**

@@ -22,6 +22,7 @@ import { lockDirectory } from '../storage/dir-lock.js';
 import { collectionDir } from '../storage/layout.js';
 import { readManifest, type CollectionRecord, type HotShard } from '../storage/manifest.js';
 import { Wal, type Durability, type TruncatedTail } from '../storage/wal.js';
+import { backupDatabase, type BackupOptions, type BackupReport } from './backup.js';
 import { Catalog } from './catalog.js';
 import { CollectionCore, type CoreHost } from './collection-core.js';
 import { NativeAccounting } from './native-accounting.js';
@@ -63,6 +64,8 @@ export class Database {
   #closing: Promise<void> | null = null;
   #warming: Promise<void> = Promise.resolve();
   #recovery: RecoveryReport = { replayedRecords: 0, truncatedTails: [] };
+  /** Backups in progress: a deleted collection's folder stays until they are done with it. */
+  #backups = new Set<Promise<unknown>>();
   readonly #host: CoreHost;
 
   private constructor(options: DatabaseOptions, catalog: Catalog, unlock: () => void) {
@@ -209,6 +212,8 @@ export class Database {
       }
       this.#cores.delete(name);
       await this.#store.drop(core.slots);
+      // A backup that began before the commit copies this collection's files.
+      await Promise.allSettled([...this.#backups]);
       // Committed: the collection is gone. A folder that cannot be removed now is swept at the
       // next open, so this is not the caller's failure.
       try {
@@ -232,6 +237,22 @@ export class Database {
     // With a failed log the in-memory state is now in the segment files; the log's error still
     // stands (docs/errors.md, SHOAL_IO).
     if (this.#wal?.failed === true) await this.#wal.durable(this.#wal.lastLsn);
+  }
+
+  /**
+   * Copies the whole database, as it is at the call, into `dest` while it keeps serving
+   * (coordinator/backup.ts). The point in time is fixed before this first awaits.
+   */
+  backup(dest: string, options: BackupOptions = {}): Promise<BackupReport> {
+    const run = backupDatabase(
+      { root: this.path, catalog: this.#catalog, store: this.#store, wal: this.#wal, flush: () => this.flush() },
+      dest,
+      options,
+    );
+    this.#backups.add(run);
+    const forget = (): void => void this.#backups.delete(run);
+    run.then(forget, forget);
+    return run;
   }
 
   /** Unloads every collection (saving unsaved writes); pinned ones too. */

@@ -188,6 +188,9 @@ export type EnterMode = 'load' | 'resident';
 export class ShardStore implements Evictor {
   readonly #d: StoreDeps;
   #slots = new Map<string, Slot>();
+  /** Backups copying shard files: while any runs, removals of old generations wait here. */
+  #retained = 0;
+  #deferredRemovals: [Slot, number][] = [];
 
   constructor(deps: StoreDeps) {
     this.#d = deps;
@@ -726,10 +729,30 @@ export class ShardStore implements Evictor {
     return slot.generation > 0 && (!existsSync(this.#segmentPath(slot)) || !existsSync(this.#idsPath(slot)));
   }
 
+  /**
+   * Keeps every generation's files in place until the returned function is called: a backup
+   * copies the generations its snapshot of the catalog names, which a flush meanwhile would
+   * otherwise remove. The removals deferred run on release.
+   */
+  retainFiles(): () => void {
+    this.#retained++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#retained > 0) return;
+      for (const [slot, generation] of this.#deferredRemovals.splice(0)) this.#removeGeneration(slot, generation);
+    };
+  }
+
   #removeGeneration(slot: Slot, generation: number): void {
     // A dropped slot's files went with its collection's folder; the same paths may already
     // belong to a new collection of that name.
     if (generation === 0 || slot.state === 'dropped') return;
+    if (this.#retained > 0) {
+      this.#deferredRemovals.push([slot, generation]);
+      return;
+    }
     // A file left behind is removed by the next open's sweep: never worth failing a call for.
     for (const path of [segmentPath(this.#d.root, slot.owner.name, slot.index, generation), idsPath(this.#d.root, slot.owner.name, slot.index, generation)]) {
       try {

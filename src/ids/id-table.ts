@@ -86,6 +86,11 @@ export class IdTable {
     return this.#count;
   }
 
+  /** Labels 0 to labelBound - 1 have been issued (live or free). */
+  get labelBound(): number {
+    return this.#nextLabel;
+  }
+
   /** Exact bytes held: the byte length of every array above. */
   bytes(): number {
     return (

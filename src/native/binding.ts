@@ -267,6 +267,7 @@ export type FileLockHandle = number & { readonly [lockBrand]: true };
 interface Addon {
   lockFile(path: string): number;
   unlockFile(handle: number): void;
+  probeFileLock(path: string): number;
 }
 
 /**
@@ -279,6 +280,15 @@ export const nativeLock = {
   lockFile: (path: string): FileLockHandle => guard(() => addon.lockFile(path)) as FileLockHandle,
   /** Unlocks and closes; the file stays. */
   unlockFile: (handle: FileLockHandle): void => guard(() => addon.unlockFile(handle)),
+  /**
+   * Whether another open holds the file's lock, writing nothing (the file is opened read-only,
+   * never created): null when nobody holds it or it does not exist, else the pid the file
+   * names (0 when none).
+   */
+  probeFileLock: (path: string): number | null => {
+    const pid = guard(() => addon.probeFileLock(path));
+    return pid < 0 ? null : pid;
+  },
 };
 
 function loadAddon(): Addon {

@@ -65,6 +65,8 @@ export class Wal {
   /** Every record up to this LSN is as durable as `durability` promises. */
   #durableLsn: number;
   #durableWaiters: { lsn: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** Backups copying log files: while any runs, no file is removed (removeFlushed keeps them). */
+  #retained = 0;
 
   private constructor(dir: string, durability: Durability, files: LogFile[], lastLsn: number) {
     this.#dir = dir;
@@ -177,9 +179,28 @@ export class Wal {
     return new Promise((resolve, reject) => this.#durableWaiters.push({ lsn, resolve, reject }));
   }
 
+  /**
+   * Keeps every log file in place until the returned function is called (a backup reads them).
+   * Files that became removable meanwhile go at the next removeFlushed after it.
+   */
+  retain(): () => void {
+    this.#retained++;
+    let released = false;
+    return () => {
+      if (!released) this.#retained--;
+      released = true;
+    };
+  }
+
+  /** The log files now, oldest first, with the first LSN each may hold (from its name). */
+  files(): { path: string; firstLsn: number }[] {
+    return this.#files.map((f) => ({ path: f.path, firstLsn: f.firstLsn }));
+  }
+
   /** Removes log files whose records every shard has flushed (all below `neededLsn`). */
   removeFlushed(neededLsn: number): Promise<void> {
     return this.#run(async () => {
+      if (this.#retained > 0) return;
       if (this.durability === 'unlogged') {
         // No file is written now; files left from a logged session go once flushed.
         const keep = this.#files.filter((f) => f.lastLsn >= neededLsn);

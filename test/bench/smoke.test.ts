@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability'];
+const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability', 'backup'];
 let out = '';
 let status: number | null = null;
 let stderr = '';
@@ -71,6 +71,16 @@ describe('bench/run.mjs --smoke', () => {
     for (const r of [...data.runs, ...data.naive.runs]) expect(r.latencyMs.count).toBe(data.scenario.queries);
     expect(data.size.usedBytes).toBeGreaterThan(0);
     expect(data.reload.loadMBps).toBeGreaterThan(0);
+  });
+
+  it('backup: the copy and the import hold every record bit for bit, and the backup every write acknowledged before it', () => {
+    const data = read('backup');
+    expect(data.backup.mismatches).toBe(0);
+    expect(data.backup.ackedBeforeCall).toBeGreaterThan(0);
+    expect(data.backup.missingAcked).toBe(0);
+    expect(data.backup.presentAfter).toBe(0);
+    expect(data.exportImport.mismatches).toBe(0);
+    expect(data.exportImport.importedCount).toBe(data.exportImport.sourceCount);
   });
 
   it('durability measured every mode, recovered every logged vector, and restarted both ways', () => {

@@ -49,6 +49,21 @@ describe('lockFile / unlockFile', () => {
     nativeLock.unlockFile(held);
   });
 
+  it('probeFileLock tells a held lock from a free or missing file and writes nothing', () => {
+    const path = join(dir, 'probe');
+    expect(nativeLock.probeFileLock(path)).toBeNull();
+    expect(() => readFileSync(path)).toThrow(/ENOENT/); // not created
+    const held = nativeLock.lockFile(path);
+    expect(nativeLock.probeFileLock(path)).toBe(process.pid);
+    writeFileSync(path, 'x');
+    expect(nativeLock.probeFileLock(path)).toBe(0); // held, naming no pid
+    // The probe took and dropped nothing of the holder's: a second lock is still refused.
+    expect(caught(() => nativeLock.lockFile(path))).toBeInstanceOf(LockedError);
+    nativeLock.unlockFile(held);
+    expect(nativeLock.probeFileLock(path)).toBeNull();
+    expect(readFileSync(path, 'utf8')).toBe('x');
+  });
+
   it('refuses a handle it did not issue, or one released already', () => {
     const held = nativeLock.lockFile(join(dir, 'c'));
     nativeLock.unlockFile(held);

@@ -177,6 +177,21 @@ describe('one batch inserted on several threads', () => {
     }
   });
 
+  it('normalising is idempotent: stored cosine rows added again are stored bit for bit', () => {
+    const n = 500;
+    const a = nativeSync.createSegment({ dim, space: 'cosine', M: 12, efConstruction: 100, capacity: n });
+    const b = nativeSync.createSegment({ dim, space: 'cosine', M: 12, efConstruction: 100, capacity: n });
+    try {
+      nativeSync.addBatch(a, range(n), randomVectors(n, dim, 45), false);
+      const stored = nativeSync.getVectors(a, range(n));
+      nativeSync.addBatch(b, range(n), stored, false);
+      expect(Array.from(new Uint32Array(nativeSync.getVectors(b, range(n)).buffer))).toEqual(Array.from(new Uint32Array(stored.slice().buffer)));
+    } finally {
+      nativeSync.freeSegment(a);
+      nativeSync.freeSegment(b);
+    }
+  });
+
   it('normalises cosine rows on every thread', () => {
     const n = 1000;
     const vectors = randomVectors(n, dim, 44);

@@ -1,6 +1,9 @@
 // Keeps the dependencies one way: API -> coordinator -> pool -> native, with storage beside the
 // pool (below the coordinator, never imported by the pool, never importing it) and pure modules
 // at the bottom importing nothing but other pure modules, so that they never load the addon.
+// Beside the API: tools (src/tools: file readers and verifiers, the export format), which read
+// storage and native files without a database, and the shoal command (src/cli), a consumer of
+// the public API and the tools only.
 // Type-only imports are erased at build time and do not count. The native sources are checked
 // for include loops between their files.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-type Layer = 'api' | 'coordinator' | 'pool' | 'storage' | 'native' | 'pure';
+type Layer = 'cli' | 'api' | 'tools' | 'coordinator' | 'pool' | 'storage' | 'native' | 'pure';
 
 const PURE = new Set([
   'src/errors.ts',
@@ -30,6 +33,8 @@ const PURE = new Set([
 
 export function layerOf(file: string): Layer {
   if (PURE.has(file) || file.startsWith('src/ids/')) return 'pure';
+  if (file.startsWith('src/cli/')) return 'cli';
+  if (file.startsWith('src/tools/')) return 'tools';
   if (file === 'src/index.ts' || file === 'src/shoal.ts' || file === 'src/collection.ts' || file.startsWith('src/demo/')) return 'api';
   if (file.startsWith('src/coordinator/') || file === 'src/budget/governor.ts' || file === 'src/budget/sizes.ts') return 'coordinator';
   if (file.startsWith('src/pool/')) return 'pool';
@@ -40,7 +45,9 @@ export function layerOf(file: string): Layer {
 
 /** Which layers each layer may import (values, not types). */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
-  api: ['api', 'coordinator', 'pure'],
+  cli: ['cli', 'api', 'tools', 'pure'],
+  api: ['api', 'coordinator', 'tools', 'pure'],
+  tools: ['tools', 'storage', 'native', 'pure'],
   coordinator: ['coordinator', 'pool', 'storage', 'native', 'pure'],
   pool: ['pool', 'native', 'pure'],
   storage: ['storage', 'native', 'pure'],
@@ -136,6 +143,8 @@ describe('layering', () => {
     ['src/storage/wal.ts', "import { Pool } from '../pool/pool.js';", 'storage may not import pool'],
     ['src/budget/governor.ts', "export { ShardStore } from '../coordinator/shard-store.js';", null],
     ['src/budget/policy.ts', "import { Governor } from './governor.js';", 'pure may not import coordinator'],
+    ['src/cli/commands/stats.ts', "import { Database } from '../../coordinator/database.js';", 'cli may not import coordinator'],
+    ['src/tools/verify.ts', "import { Shoal } from '../shoal.js';", 'tools may not import api'],
   ])('reports a forbidden import added to %s', (file, line, expected) => {
     const found = violations(valueImports(file, line));
     if (expected === null) expect(found).toEqual([]);
