@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-type Layer = 'api' | 'coordinator' | 'pool' | 'storage' | 'native' | 'pure';
+type Layer = 'consumer' | 'api' | 'coordinator' | 'pool' | 'storage' | 'native' | 'pure';
 
 const PURE = new Set([
   'src/errors.ts',
@@ -26,11 +26,16 @@ const PURE = new Set([
   'src/pool/protocol.ts',
   'src/native/constants.ts',
   'src/storage/layout.ts',
+  'src/health.ts',
+  'src/diagnostics.ts',
+  'src/shutdown.ts',
 ]);
 
 export function layerOf(file: string): Layer {
   if (PURE.has(file) || file.startsWith('src/ids/')) return 'pure';
-  if (file === 'src/index.ts' || file === 'src/shoal.ts' || file === 'src/collection.ts' || file.startsWith('src/demo/')) return 'api';
+  // The command line and the server use shoal as any application would: through src/index.ts.
+  if (file.startsWith('src/cli/') || file.startsWith('src/server/')) return 'consumer';
+  if (file === 'src/index.ts' || file === 'src/shoal.ts' || file === 'src/metrics.ts' || file === 'src/collection.ts' || file.startsWith('src/demo/')) return 'api';
   if (file.startsWith('src/coordinator/') || file === 'src/budget/governor.ts' || file === 'src/budget/sizes.ts') return 'coordinator';
   if (file.startsWith('src/pool/')) return 'pool';
   if (file.startsWith('src/storage/')) return 'storage';
@@ -40,6 +45,7 @@ export function layerOf(file: string): Layer {
 
 /** Which layers each layer may import (values, not types). */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
+  consumer: ['consumer', 'api'],
   api: ['api', 'coordinator', 'pure'],
   coordinator: ['coordinator', 'pool', 'storage', 'native', 'pure'],
   pool: ['pool', 'native', 'pure'],
@@ -85,6 +91,7 @@ export function violations(edges: readonly Edge[]): string[] {
     const from = layerOf(e.from);
     const to = layerOf(e.to);
     if (!ALLOWED[from].includes(to)) out.push(`${key}: ${from} may not import ${to}`);
+    else if (from === 'consumer' && to === 'api' && e.to !== 'src/index.ts') out.push(`${key}: consumer imports the API only through src/index.ts`);
   }
   return out;
 }
@@ -136,6 +143,10 @@ describe('layering', () => {
     ['src/storage/wal.ts', "import { Pool } from '../pool/pool.js';", 'storage may not import pool'],
     ['src/budget/governor.ts', "export { ShardStore } from '../coordinator/shard-store.js';", null],
     ['src/budget/policy.ts', "import { Governor } from './governor.js';", 'pure may not import coordinator'],
+    ['src/server/app.ts', "import { Shoal } from '../shoal.js';", 'consumer imports the API only through src/index.ts'],
+    ['src/cli/commands/serve.ts', "import { Database } from '../../coordinator/database.js';", 'consumer may not import coordinator'],
+    ['src/server/app.ts', "import { Shoal } from '../index.js';", null],
+    ['src/shoal.ts', "import { startServer } from './server/app.js';", 'api may not import consumer'],
   ])('reports a forbidden import added to %s', (file, line, expected) => {
     const found = violations(valueImports(file, line));
     if (expected === null) expect(found).toEqual([]);
