@@ -27,7 +27,7 @@ export interface MetricsRegistry {
 export interface MetricsSource {
   stats(): ShoalStats;
   readonly config: { readonly thresholds: Thresholds };
-  on(event: 'loaded', listener: (e: { readonly loadMs: number }) => void): unknown;
+  on(event: 'loaded', listener: (e: { readonly loadMs: number; readonly fileBytes: number }) => void): unknown;
 }
 
 export const LOAD_SECONDS_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -143,6 +143,9 @@ export async function registerMetrics<R extends MetricsRegistry>(db: MetricsSour
     name: 'shoal_load_seconds', help: 'Time to load a shard from disk (loads since the metrics were registered)',
     buckets: [...LOAD_SECONDS_BUCKETS], registers,
   });
-  db.on('loaded', (e) => loadSeconds.observe(e.loadMs / 1000));
+  // Only loads from files, as stats().loads counts them; a new empty shard is not a load.
+  db.on('loaded', (e) => {
+    if (e.fileBytes > 0) loadSeconds.observe(e.loadMs / 1000);
+  });
   return reg as unknown as R;
 }
