@@ -43,13 +43,13 @@ export function formatBytes(n: number): string {
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 
-/** The memory bar: '#' used, '.' free, '|' at each threshold. */
+/** The memory bar: '#' used, '.' free, '|' at each threshold (drawn over both, so it always shows). */
 export function memoryBar(used: number, limit: number, thresholds: readonly number[], width = BAR): string {
   if (limit >= NO_LIMIT) return '';
   const cells: string[] = Array.from({ length: width }, (_, i) => (i < Math.round((used / limit) * width) ? '#' : '.'));
   for (const t of thresholds) {
     const at = Math.min(width - 1, Math.floor(t * width));
-    if (cells[at] === '.') cells[at] = '|';
+    cells[at] = '|';
   }
   return `[${cells.join('')}]`;
 }
@@ -137,7 +137,8 @@ async function watch(url: string, intervalMs: number, once: boolean): Promise<nu
         previous = feed.stats;
         status = 0;
       } catch (err) {
-        lines = [`shoal monitor  ${url}`, '', `cannot reach the server: ${(err as Error).message}; retrying every ${intervalMs} ms`];
+        const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+        lines = [`shoal monitor  ${url}`, '', `cannot reach the server: ${(err as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}; retrying every ${intervalMs} ms`];
         status = 1;
       }
       // Redraw in place: home, each line cleared to its end, then everything below cleared.
