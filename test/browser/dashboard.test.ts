@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // The dashboard page in a real headless Chromium (Debian's `chromium` package, driven by
 // playwright-core): it loads with no console errors, fetches nothing from outside the server,
 // and shows live numbers that follow the database. Skipped, and reported as skipped, where no
