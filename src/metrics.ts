@@ -11,7 +11,7 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 
 import type { ShoalStats } from './coordinator/stats.js';
-import { InternalError } from './errors.js';
+import { InternalError, InvalidArgumentError } from './errors.js';
 import { assessHealth, type HealthStatus } from './health.js';
 import type { Level } from './budget/thresholds.js';
 import type { Thresholds } from './config.js';
@@ -51,6 +51,10 @@ async function loadPromClient(): Promise<Prom> {
 export async function registerMetrics<R extends MetricsRegistry>(db: MetricsSource, registry?: R): Promise<R> {
   const prom = await loadPromClient();
   const reg = (registry ?? new prom.Registry()) as unknown as Registry;
+  // Checked first, so that a second registration adds nothing rather than half the metrics.
+  if (typeof reg.getSingleMetric === 'function' && reg.getSingleMetric('shoal_memory_used_bytes') !== undefined) {
+    throw new InvalidArgumentError('registry: already holds shoal metrics (of this or another database); register one database per registry');
+  }
   const registers = [reg];
 
   // One snapshot per scrape: the registry calls every collect() in the same turn of the event

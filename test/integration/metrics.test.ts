@@ -24,6 +24,9 @@ describe('metrics', () => {
       const registry = new Registry();
       new Counter({ name: 'app_requests_total', help: 'the application\'s own metric', registers: [registry] }).inc(3);
       expect(await db.metrics(registry)).toBe(registry);
+      const before = registry.getMetricsAsArray().length;
+      await expect(db.metrics(registry)).rejects.toMatchObject({ code: 'SHOAL_INVALID_ARGUMENT', message: expect.stringContaining('one database per registry') });
+      expect(registry.getMetricsAsArray()).toHaveLength(before);
 
       const a = await db.createCollection('a', { dim: 8, shards: 2 });
       const b = await db.createCollection('b', { dim: 8 });

@@ -73,6 +73,16 @@ function draw(feed) {
     for (const level of ['soft', 'hard', 'emergency']) line(limit * feed.config.thresholds[level], `--${level}`, [6, 4]);
   }
   ctx.setLineDash([]);
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.fillStyle = style.getPropertyValue('--muted');
+  if (hasLimit) ctx.fillText(`limit ${bytes(limit)}`, 6, y(limit) - 4);
+  else ctx.fillText(`no limit; scale ${bytes(top)}`, 6, 16);
+  ctx.fillText(`last ${Math.round((HISTORY * POLL_MS) / 1000)} s`, 6, height - 6);
+  const last = history[history.length - 1];
+  if (last !== undefined) {
+    const label = `used ${bytes(last.used)}`;
+    ctx.fillText(label, width - ctx.measureText(label).width - 6, Math.min(height - 6, y(last.used) + 16));
+  }
   ctx.lineWidth = 2;
   ctx.strokeStyle = style.getPropertyValue('--used');
   ctx.beginPath();
