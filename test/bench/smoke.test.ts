@@ -17,10 +17,10 @@ const read = (name: string) => JSON.parse(readFileSync(join(out, `${name}.json`)
 
 beforeAll(() => {
   out = mkdtempSync(join(os.tmpdir(), 'shoal-bench-smoke-'));
-  const r = spawnSync(process.execPath, [join(root, 'bench/run.mjs'), '--smoke', `--out=${out}`], { cwd: root, encoding: 'utf8', timeout: 140_000 });
+  const r = spawnSync(process.execPath, [join(root, 'bench/run.mjs'), '--smoke', `--out=${out}`], { cwd: root, encoding: 'utf8', timeout: 240_000 });
   status = r.status;
   stderr = r.stderr;
-}, 150_000);
+}, 250_000);
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
