@@ -42,6 +42,7 @@ const SCENARIOS = {
   scaling: 'thread scaling: shoal, usearch and hnswlib-node at 1, 2 and all threads',
   durability: 'durability: write-ahead log, recovery, warm start',
   backup: 'backup, export and import: round trips checked bit for bit',
+  serving: 'serving: query throughput while /metrics is scraped',
 };
 const args = process.argv.slice(2);
 const load = (name) => import(`./scenarios/${name}.mjs`);

@@ -59,6 +59,24 @@ check node "$work/consumer/data.mjs" "$work/consumer/data"
 check bash -c "cd '$work/consumer' && npx --no-install shoal --help | grep -q 'shoal COMMAND'"
 check bash -c "cd '$work/consumer' && npx --no-install shoal stats data | grep -q '\"count\": 2'"
 check bash -c "cd '$work/consumer' && npx --no-install shoal verify data | grep -q healthy"
+# The `shoal` command: installed as a bin; `serve` answers /health from the installed package
+# (fastify comes as a dependency; prom-client, an optional peer, is absent here).
+check bash -c "cd '$work/consumer' && npx --no-install shoal --help | grep -q 'serve'"
+check test -f "$work/consumer/node_modules/shoal/src/server/public/index.html"
+serve_check() {
+  local log="$work/serve.log"
+  (cd "$work/consumer" && exec ./node_modules/.bin/shoal serve "$work/data" --port 0) >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do grep -q 'serving .* on http' "$log" && break; sleep 0.1; done
+  local url
+  url="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -n 1)"
+  local health
+  health="$(curl -s "$url/health")"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  [ "$health" = '{"status":"ok","reasons":[]}' ]
+}
+check serve_check
 
 rm -rf "$work/consumer/node_modules/shoal/prebuilds"
 if node "$work/consumer/use.mjs" >"$work/missing.log" 2>&1; then

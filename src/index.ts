@@ -64,3 +64,7 @@ export {
   type SegmentFileSummary,
 } from './native/binding.js';
 export type { VectorsInput } from './vectors.js';
+export { assessHealth, type Health, type HealthStatus } from './health.js';
+export { registerMetrics, LOAD_SECONDS_BUCKETS, type MetricsRegistry, type MetricsSource } from './metrics.js';
+export { CHANNELS } from './diagnostics.js';
+export type { ShutdownOptions, ShutdownHook } from './shutdown.js';

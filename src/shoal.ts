@@ -19,7 +19,11 @@ import type { BackupReport } from './coordinator/backup.js';
 import { Database, io, type RecoveryReport } from './coordinator/database.js';
 import type { ShoalStats } from './coordinator/stats.js';
 import { parseBytes, resolveConfig, type BudgetOptions, type Config } from './config.js';
+import { publish } from './diagnostics.js';
 import { AlreadyExistsError, InvalidArgumentError } from './errors.js';
+import { assessHealth, type Health } from './health.js';
+import { registerMetrics, type MetricsRegistry } from './metrics.js';
+import { closeOnSignals as installShutdown, normalizeShutdownOptions, type ShutdownOptions } from './shutdown.js';
 import { checkSpec } from './segment-spec.js';
 import { readExport, withInput } from './tools/jsonl.js';
 import { checkCollectionName } from './storage/layout.js';
@@ -117,7 +121,10 @@ export class Shoal {
         clock: options.clock ?? systemClock,
         durability: ephemeral ? 'unlogged' : requested, // a temp directory outlives no crash
         warmStart: options.warmStart !== false,
-        emit: (event, payload) => events.emit(event, payload),
+        emit: (event, payload) => {
+          events.emit(event, payload);
+          publish(event, path, payload);
+        },
       });
       return new Shoal(db, events);
     } catch (err) {
@@ -150,21 +157,26 @@ export class Shoal {
   }
 
   /**
-   * Closes the database on SIGTERM and SIGINT (or the given signals), then lets the signal take
-   * its usual course. Returns a function that removes the handlers.
+   * Closes the database on SIGTERM and SIGINT (or `options.signals`): first the `hooks`, in
+   * order (e.g. `() => server.close()`: stop accepting, drain), then the database. The signal is
+   * raised again afterwards only if no other listener handles it. Accepts a list of signals
+   * for compatibility. Returns a function that removes the handlers.
    */
-  closeOnSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): () => void {
-    const handler = (signal: NodeJS.Signals): void => {
-      remove();
-      this.close()
-        .catch((err: unknown) => process.emitWarning(`shoal: close on ${signal} failed: ${(err as Error).message}`))
-        .finally(() => process.kill(process.pid, signal));
-    };
-    const remove = (): void => {
-      for (const signal of signals) process.off(signal, handler);
-    };
-    for (const signal of signals) process.on(signal, handler);
-    return remove;
+  closeOnSignals(options?: readonly NodeJS.Signals[] | ShutdownOptions): () => void {
+    return installShutdown(() => this.close(), normalizeShutdownOptions(options));
+  }
+
+  /** 'ok', 'degraded' or 'critical', with the reasons (see docs/operations.md). */
+  health(): Health {
+    return assessHealth(this.stats());
+  }
+
+  /**
+   * Registers Prometheus metrics for this database into `registry` (default: a new prom-client
+   * Registry) and returns it. Needs the optional peer dependency prom-client.
+   */
+  metrics<R extends MetricsRegistry>(registry?: R): Promise<R> {
+    return registerMetrics(this, registry);
   }
 
   /** The settings in force. */
@@ -326,6 +338,7 @@ export class Shoal {
       const next = resolveConfig({ ...options, threads: current.threads }, {}, current);
       await this.#db.configure(next);
       this.#events.emit('reconfigured', { config: next });
+      publish('reconfigured', this.path, { config: next });
     });
   }
 

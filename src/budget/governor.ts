@@ -60,7 +60,8 @@ export interface Evictor {
   released(keys: readonly string[]): Promise<void>;
 }
 
-export interface LoadedEvent { readonly collection: string; readonly shard: number; readonly bytes: number; readonly loadMs: number }
+/** A shard became resident: read from its files (fileBytes > 0), or created empty (fileBytes 0). */
+export interface LoadedEvent { readonly collection: string; readonly shard: number; readonly bytes: number; readonly loadMs: number; readonly fileBytes: number }
 export interface EvictedEvent { readonly collection: string; readonly shard: number; readonly bytes: number; readonly reason: EvictionReason; readonly flushed: boolean }
 export interface RejectedEvent { readonly collection: string | null; readonly wantedBytes: number; readonly usedBytes: number; readonly limitBytes: number; readonly reason: string }
 export interface ThresholdEvent { readonly level: Level; readonly previous: Level; readonly usedBytes: number; readonly limitBytes: number }

@@ -266,7 +266,7 @@ export class Database {
   }
 
   stats(): ShoalStats {
-    return snapshotStats(this.governor, this.#store, this.#accounting, [...this.#cores.values()]);
+    return snapshotStats(this.governor, this.#store, this.#accounting, [...this.#cores.values()], this.#wal?.failed ?? false);
   }
 
   /** Stops new calls, waits for calls in flight, flushes (unless ephemeral), frees everything. */

@@ -595,7 +595,7 @@ export class ShardStore implements Evictor {
       slot.users++;
       slot.lastUsedMs = this.#d.clock.now();
       if (plan.fileBytes > 0) this.#d.governor.stats.recordLoad(loadMs, plan.fileBytes);
-      this.#d.governor.emit('loaded', { collection: slot.owner.name, shard: slot.index, bytes: this.#d.governor.heldBy(slot.key), loadMs });
+      this.#d.governor.emit('loaded', { collection: slot.owner.name, shard: slot.index, bytes: this.#d.governor.heldBy(slot.key), loadMs, fileBytes: plan.fileBytes });
       return true;
     } catch (err) {
       if (err instanceof CorruptionError || (err instanceof IoError && this.#filesMissing(slot))) {

@@ -23,6 +23,8 @@ export interface CollectionStats {
   readonly pinned: boolean;
   readonly quotaBytes: number;
   readonly lastUsedMs: number;
+  /** Why the collection cannot be used (its files are damaged and were moved aside), or null. */
+  readonly failure: string | null;
   /** Each shard's lifecycle state, count and bytes. */
   readonly shardDetails: readonly ShardStats[];
 }
@@ -61,9 +63,11 @@ export interface ShoalStats {
   readonly collections: readonly CollectionStats[];
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly externalBytes: number };
   readonly recentEvictions: readonly EvictionRecord[];
+  /** The write-ahead log failed: every write is refused until the database is reopened. */
+  readonly logFailed: boolean;
 }
 
-export function snapshotStats(g: Governor, store: ShardStore, accounting: NativeAccounting, collections: readonly CollectionCore[]): ShoalStats {
+export function snapshotStats(g: Governor, store: ShardStore, accounting: NativeAccounting, collections: readonly CollectionCore[], logFailed: boolean): ShoalStats {
     const s = g.stats;
     const lookups = s.hits + s.misses;
     const mem = process.memoryUsage();
@@ -93,6 +97,7 @@ export function snapshotStats(g: Governor, store: ShardStore, accounting: Native
       collections: ((shares) => collections.map((c) => collectionStats(c, shares)))(new Map(g.breakdown().map((b) => [b.collection, b]))),
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
       recentEvictions: s.history(),
+      logFailed,
     };
 }
 
@@ -107,6 +112,7 @@ export function collectionStats(c: CollectionCore, shares: ReadonlyMap<string, R
     pinned: c.pinned,
     quotaBytes: c.quotaBytes,
     lastUsedMs: Math.max(0, ...c.slots.map((s) => s.lastUsedMs)),
+    failure: c.failure?.message ?? null,
     shardDetails: c.shardStats(),
   };
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability', 'backup'];
+const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability', 'backup', 'serving'];
 let out = '';
 let status: number | null = null;
 let stderr = '';
@@ -17,10 +17,10 @@ const read = (name: string) => JSON.parse(readFileSync(join(out, `${name}.json`)
 
 beforeAll(() => {
   out = mkdtempSync(join(os.tmpdir(), 'shoal-bench-smoke-'));
-  const r = spawnSync(process.execPath, [join(root, 'bench/run.mjs'), '--smoke', `--out=${out}`], { cwd: root, encoding: 'utf8', timeout: 110_000 });
+  const r = spawnSync(process.execPath, [join(root, 'bench/run.mjs'), '--smoke', `--out=${out}`], { cwd: root, encoding: 'utf8', timeout: 240_000 });
   status = r.status;
   stderr = r.stderr;
-}, 120_000);
+}, 250_000);
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

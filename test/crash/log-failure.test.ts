@@ -27,11 +27,14 @@ describe('a failed write-ahead log', () => {
       acknowledged: number;
       failed: { value: number; code: string } | null;
       flush: string;
+      health: unknown;
     };
     expect(result.failed?.code).toBe('SHOAL_IO');
     expect(result.acknowledged).toBeGreaterThan(10);
     // The flush saved the shards but still reports that the log is broken.
     expect(result.flush).toBe('rejected IoError SHOAL_IO');
+    // An operator sees it: health is critical with the log named.
+    expect(result.health).toEqual({ status: 'critical', reasons: [expect.stringContaining('write-ahead log failed')] });
 
     const db = await Shoal.open({ path: dir.path, threads: 1 });
     const col = db.getCollection('c');

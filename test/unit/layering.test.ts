@@ -2,8 +2,8 @@
 // pool (below the coordinator, never imported by the pool, never importing it) and pure modules
 // at the bottom importing nothing but other pure modules, so that they never load the addon.
 // Beside the API: tools (src/tools: file readers and verifiers, the export format), which read
-// storage and native files without a database, and the shoal command (src/cli), a consumer of
-// the public API and the tools only.
+// storage and native files without a database; and the consumers, the shoal command (src/cli)
+// and the server (src/server), which use the public API through src/index.ts, and the tools.
 // Type-only imports are erased at build time and do not count. The native sources are checked
 // for include loops between their files.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-type Layer = 'cli' | 'api' | 'tools' | 'coordinator' | 'pool' | 'storage' | 'native' | 'pure';
+type Layer = 'consumer' | 'api' | 'tools' | 'coordinator' | 'pool' | 'storage' | 'native' | 'pure';
 
 const PURE = new Set([
   'src/errors.ts',
@@ -29,13 +29,18 @@ const PURE = new Set([
   'src/pool/protocol.ts',
   'src/native/constants.ts',
   'src/storage/layout.ts',
+  'src/health.ts',
+  'src/diagnostics.ts',
+  'src/shutdown.ts',
 ]);
 
 export function layerOf(file: string): Layer {
   if (PURE.has(file) || file.startsWith('src/ids/')) return 'pure';
-  if (file.startsWith('src/cli/')) return 'cli';
+  // The command line and the server use shoal as any application would: through src/index.ts
+  // (and the directory readers in src/tools).
+  if (file.startsWith('src/cli/') || file.startsWith('src/server/')) return 'consumer';
   if (file.startsWith('src/tools/')) return 'tools';
-  if (file === 'src/index.ts' || file === 'src/shoal.ts' || file === 'src/collection.ts' || file.startsWith('src/demo/')) return 'api';
+  if (file === 'src/index.ts' || file === 'src/shoal.ts' || file === 'src/metrics.ts' || file === 'src/collection.ts' || file.startsWith('src/demo/')) return 'api';
   if (file.startsWith('src/coordinator/') || file === 'src/budget/governor.ts' || file === 'src/budget/sizes.ts') return 'coordinator';
   if (file.startsWith('src/pool/')) return 'pool';
   if (file.startsWith('src/storage/')) return 'storage';
@@ -45,7 +50,7 @@ export function layerOf(file: string): Layer {
 
 /** Which layers each layer may import (values, not types). */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
-  cli: ['cli', 'api', 'tools', 'pure'],
+  consumer: ['consumer', 'api', 'tools', 'pure'],
   api: ['api', 'coordinator', 'tools', 'pure'],
   tools: ['tools', 'storage', 'native', 'pure'],
   coordinator: ['coordinator', 'pool', 'storage', 'native', 'pure'],
@@ -92,6 +97,7 @@ export function violations(edges: readonly Edge[]): string[] {
     const from = layerOf(e.from);
     const to = layerOf(e.to);
     if (!ALLOWED[from].includes(to)) out.push(`${key}: ${from} may not import ${to}`);
+    else if (from === 'consumer' && to === 'api' && e.to !== 'src/index.ts') out.push(`${key}: consumer imports the API only through src/index.ts`);
   }
   return out;
 }
@@ -143,8 +149,11 @@ describe('layering', () => {
     ['src/storage/wal.ts', "import { Pool } from '../pool/pool.js';", 'storage may not import pool'],
     ['src/budget/governor.ts', "export { ShardStore } from '../coordinator/shard-store.js';", null],
     ['src/budget/policy.ts', "import { Governor } from './governor.js';", 'pure may not import coordinator'],
-    ['src/cli/commands/stats.ts', "import { Database } from '../../coordinator/database.js';", 'cli may not import coordinator'],
+    ['src/cli/commands/stats.ts', "import { Database } from '../../coordinator/database.js';", 'consumer may not import coordinator'],
     ['src/tools/verify.ts', "import { Shoal } from '../shoal.js';", 'tools may not import api'],
+    ['src/server/app.ts', "import { Shoal } from '../shoal.js';", 'consumer imports the API only through src/index.ts'],
+    ['src/server/app.ts', "import { Shoal } from '../index.js';", null],
+    ['src/shoal.ts', "import { startServer } from './server/app.js';", 'api may not import consumer'],
   ])('reports a forbidden import added to %s', (file, line, expected) => {
     const found = violations(valueImports(file, line));
     if (expected === null) expect(found).toEqual([]);

@@ -6,10 +6,10 @@ import type { Command } from '../command.js';
 import { backup } from './backup.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
+import { monitor } from './monitor.js';
+import { serve } from './serve.js';
 import { stats } from './stats.js';
 import { verify } from './verify.js';
-// import { serve } from './serve.js';
-// import { monitor } from './monitor.js';
 
 export const commands: readonly Command[] = [
   stats,
@@ -17,6 +17,6 @@ export const commands: readonly Command[] = [
   exportCommand,
   importCommand,
   backup,
-  // serve,
-  // monitor,
+  serve,
+  monitor,
 ];
