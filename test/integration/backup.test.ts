@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { AbortError, InvalidArgumentError, Shoal, type ProgressEvent } from '../../src/index.js';
+import { AbortError, InvalidArgumentError, Shoal, type Collection, type ProgressEvent } from '../../src/index.js';
 import { randomVectors, rng } from '../support/data.js';
 import { tempDirsPerTest } from '../support/db.js';
 
@@ -35,7 +35,7 @@ function modelAfter(w: number, p: number): Map<string, number> {
   return state;
 }
 
-async function stateOf(col: ReturnType<Shoal['getCollection']>, w: number): Promise<Map<string, number>> {
+async function stateOf(col: Collection, w: number): Promise<Map<string, number>> {
   const state = new Map<string, number>();
   for (let i = 0; i < IDS_PER_WRITER; i++) {
     const id = `w${w}-${i}`;
@@ -57,9 +57,13 @@ describe('db.backup', () => {
     const col = await db.createCollection('c', { dim: DIM, shards: 4, M: 8, efConstruction: 32 });
     // Bulk that makes the copy take a while, flushed so that segment files exist to copy.
     await col.add(Array.from({ length: 4000 }, (_, i) => `bulk${i}`), randomVectors(4000, DIM, 1));
+    // A second collection: the point in time is one for the whole database.
+    const other = await db.createCollection('d', { dim: DIM, shards: 2, M: 8, efConstruction: 32 });
     await db.flush();
 
     const writers = 4;
+    const target = (w: number): string => (w < 2 ? 'c' : 'd');
+    const colOf = (w: number): Collection => (w < 2 ? col : other);
     const acked = new Array<number>(writers).fill(0);
     let stop = false;
     let backupCalled = false;
@@ -67,8 +71,8 @@ describe('db.backup', () => {
     const loops = Array.from({ length: writers }, async (_, w) => {
       for (let s = 0; !stop; s++) {
         const { kind, ids } = step(w, s);
-        if (kind === 'delete') await col.delete(ids.filter((id) => modelAfter(w, s).has(id)));
-        else await col.upsert(ids, new Float32Array(ids.length * DIM).fill(s));
+        if (kind === 'delete') await colOf(w).delete(ids.filter((id) => modelAfter(w, s).has(id)));
+        else await colOf(w).upsert(ids, new Float32Array(ids.length * DIM).fill(s));
         acked[w] = s + 1;
         if (backupCalled && acked.every((a, i) => a >= (ackedAtCall[i] as number) + 8)) stop = true;
       }
@@ -80,8 +84,9 @@ describe('db.backup', () => {
     const churn = (async () => {
       const next = rng(7);
       while (!stop) {
-        if (next() < 0.5) await db.flush();
-        else await col.unload();
+        const r = next();
+        if (r < 0.5) await db.flush();
+        else await (r < 0.75 ? col : other).unload();
         if (backupCalled && !backupResolved) churnedDuring++;
       }
     })();
@@ -96,20 +101,21 @@ describe('db.backup', () => {
     expect(churnedDuring).toBeGreaterThan(0);
     await db.close();
 
-    expect(report.collections).toBe(1);
+    expect(report.collections).toBe(2);
     expect(report.files).toBeGreaterThan(0);
     const copy = await Shoal.open({ path: dest, threads: 2 });
     const c2 = copy.getCollection('c');
-    let expectedCount = 4000;
+    const expectedCount: Record<string, number> = { c: 4000, d: 0 };
     for (let w = 0; w < writers; w++) {
-      const got = await stateOf(c2, w);
+      const got = await stateOf(copy.getCollection(target(w)), w);
       const a = ackedAtCall[w] as number;
       // The write in flight at the call (if it had been applied) may be in; nothing later is.
       const matches = [a, a + 1].filter((p) => JSON.stringify([...modelAfter(w, p)].sort()) === JSON.stringify([...got].sort()));
       expect(matches.length, `writer ${w}: state ${JSON.stringify([...got])} acked ${a}`).toBeGreaterThan(0);
-      expectedCount += modelAfter(w, matches[0] as number).size;
+      expectedCount[target(w)] = (expectedCount[target(w)] as number) + modelAfter(w, matches[0] as number).size;
     }
-    expect(await c2.count()).toBe(expectedCount);
+    expect(await c2.count()).toBe(expectedCount['c']);
+    expect(await copy.getCollection('d').count()).toBe(expectedCount['d']);
     const bulk = await c2.get(['bulk0', 'bulk3999']);
     const source = randomVectors(4000, DIM, 1);
     expect(Array.from(bulk.vectors[0] as Float32Array)).toEqual(Array.from(source.subarray(0, DIM)));
