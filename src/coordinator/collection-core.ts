@@ -14,7 +14,7 @@ import { queryAnswerBytes, queryRowBytes, rowsPerPart } from '../budget/transien
 import { AlreadyExistsError, ClosedError, CorruptionError, NotFoundError } from '../errors.js';
 import { shardOf } from '../ids/id-table.js';
 import type { SegmentSpec } from '../native/binding.js';
-import { mergeTopK, planQueryRanges, type ShardOutput } from '../pool/merge.js';
+import { mergeTopKEach, planQueryRanges, type ShardOutput } from '../pool/merge.js';
 import type { WalRecord } from '../storage/wal-record.js';
 import type { ShardStats, Slot, ShardStore, SlotOwner } from './shard-store.js';
 
@@ -332,16 +332,18 @@ export class CollectionCore implements SlotOwner {
     const results: QueryHit[] = [];
     for (let i = 0; i < nq; i++) {
       const ids: string[] = [];
-      const distances: number[] = [];
-      for (const hit of mergeTopK(outputs, i, k)) {
+      const distances = new Float32Array(k);
+      mergeTopKEach(outputs, i, k, (shard, label, distance) => {
         // A label whose id is gone was deleted (or its shard unloaded) after the search: it is
         // not a result.
-        const id = (this.slots[hit.shard] as Slot).ids?.idOf(hit.label);
-        if (id === undefined) continue;
-        ids.push(id);
-        distances.push(hit.distance);
-      }
-      results.push({ ids, distances: Float32Array.from(distances) });
+        const id = (this.slots[shard] as Slot).ids?.idOf(label);
+        if (id !== undefined) {
+          distances[ids.length] = distance;
+          ids.push(id);
+        }
+        return true;
+      });
+      results.push({ ids, distances: ids.length === k ? distances : distances.slice(0, ids.length) });
     }
     return results;
   }
