@@ -27,14 +27,14 @@ export async function run(ctx) {
 /** The workloads and their sizes; the limits are those of issue 13. */
 function tasks({ smoke, quick, full, opts }) {
   const s = (smokeV, quickV, fullV) => (smoke ? smokeV : quick ? quickV : fullV);
-  const churnSeconds = Number(opts.churnSeconds ?? s(3, 30, full ? 300 : 60));
+  const churnSeconds = Number(opts.churnSeconds ?? s(1, 30, full ? 300 : 60));
   const list = [
-    { workload: 'tiny-collections', limitMiB: 64, collections: s(40, 600, 600), rows: 50, dim: 64 },
-    { workload: 'large-adds', limitMiB: 64, batches: s(1, 2, 2), rows: s(2000, 25_000, 25_000), dim: 128 },
-    { workload: 'large-k-queries', limitMiB: 64, rows: s(2000, 20_000, 20_000), dim: 128, k: s(500, 10_000, 10_000), concurrent: 16, perCall: 4, rounds: s(1, 3, 3) },
-    { workload: 'tiny-then-large-add', limitMiB: 128, collections: s(30, 300, 300), rows: s(5000, 100_000, 100_000), dim: 128 },
+    { workload: 'tiny-collections', limitMiB: 64, collections: s(10, 600, 600), rows: 50, dim: 64 },
+    { workload: 'large-adds', limitMiB: 64, batches: s(1, 2, 2), rows: s(1000, 25_000, 25_000), dim: 128 },
+    { workload: 'large-k-queries', limitMiB: 64, rows: s(1000, 20_000, 20_000), dim: 128, k: s(200, 10_000, 10_000), concurrent: s(4, 16, 16), perCall: 4, rounds: s(1, 3, 3) },
+    { workload: 'tiny-then-large-add', limitMiB: 128, collections: s(10, 300, 300), rows: s(2000, 100_000, 100_000), dim: 128 },
     { workload: 'churn', limitMiB: 64, seconds: churnSeconds, dim: 64 },
-    { workload: 'unload', limitMiB: 2048, rows: s(5000, 100_000, 100_000), dim: 128 },
+    { workload: 'unload', limitMiB: 2048, rows: s(2000, 100_000, 100_000), dim: 128 },
   ];
   return list.map((cfg) => ({ label: cfg.workload, cfg }));
 }

@@ -30,10 +30,11 @@ export class NativeAccounting {
    * Returns the allocator's free memory to the OS once more than the slack was freed since
    * the last trim, whoever freed it (segments, pool workers' batch and result buffers, the
    * addon's scratch): the accounting.cc trim after a segment free sees segment bytes only.
-   * Called from maintenance. Returns whether it trimmed.
+   * Called from maintenance with the slack, and with 0 after an explicit unload or delete.
+   * Returns whether it trimmed.
    */
-  trimAllocator(): boolean {
-    return native.trimAllocatorBeyond(this.#slackBytes);
+  trimAllocator(slackBytes = this.#slackBytes): boolean {
+    return native.trimAllocatorBeyond(slackBytes);
   }
 
   allocatorState(): AllocatorState | null {

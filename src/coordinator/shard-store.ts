@@ -483,6 +483,9 @@ export class ShardStore implements Evictor {
       while (slot.users > 0) await slot.whenIdle();
       slot.state = 'evicting';
       await this.#evictNow(slot, 'manual');
+      // Asked for explicitly: the freed memory goes back to the OS now, slack or not (an
+      // eviction keeps up to the slack mapped, for the next load to reuse).
+      this.#d.accounting.trimAllocator(0);
     } finally {
       this.#end(slot, t);
     }
@@ -501,6 +504,7 @@ export class ShardStore implements Evictor {
       }
       await this.#discard(slot);
     }
+    this.#d.accounting.trimAllocator(0);
   }
 
   /** Frees every resident slot (close, or a failed open): no saving. */
