@@ -5,6 +5,7 @@
       "sources": [
         "native/accounting.cc",
         "native/addon.cc",
+        "native/allocator.cc",
         "native/crc32c.cc",
         "native/distance.cc",
         "native/file_lock.cc",

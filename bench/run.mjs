@@ -43,6 +43,7 @@ const SCENARIOS = {
   durability: 'durability: write-ahead log, recovery, warm start',
   backup: 'backup, export and import: round trips checked bit for bit',
   serving: 'serving: query throughput while /metrics is scraped',
+  memory: 'process memory against the limit: peak RSS per workload',
 };
 const args = process.argv.slice(2);
 const load = (name) => import(`./scenarios/${name}.mjs`);

@@ -12,6 +12,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   shoal::RegisterSegmentExports(env, exports);
   shoal::RegisterProcessExports(env, exports);
+  shoal::RegisterAllocatorExports(env, exports);
   return exports;
 }
 

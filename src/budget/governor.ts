@@ -30,6 +30,7 @@ import {
   type Victim,
 } from './policy.js';
 import { Stats } from './stats.js';
+import { planTransientWait } from './transient.js';
 import { admissionCeiling, LEVELS, nextLevel, type Level } from './thresholds.js';
 
 /** One shard as the budget sees it. */
@@ -104,6 +105,11 @@ export class Governor {
   #relieving = false;
   /** Admissions waiting for memory: woken whenever accounted bytes go down. */
   #freedWaiters: (() => void)[] = [];
+  /** Transient reservations in flight, by id: released by release() like any other. */
+  #transients = new Set<number>();
+  #transientBytes = 0;
+  /** Run at the end of each maintain(), e.g. returning the allocator's free memory (never waits). */
+  #housekeeping: (() => void) | null = null;
 
   constructor(config: Config, clock: Clock, emit: Emit) {
     this.#config = config;
@@ -119,9 +125,13 @@ export class Governor {
     this.ledger = new Ledger(config.memoryLimitBytes);
   }
 
-  /** Connects the shard owner and starts the maintenance timer. */
-  attach(evictor: Evictor): void {
+  /**
+   * Connects the shard owner and starts the maintenance timer; `housekeeping` runs at the end
+   * of every maintain(), after its evictions (synchronous: it takes no slot, turn or budget turn).
+   */
+  attach(evictor: Evictor, housekeeping?: () => void): void {
     this.#evictor = evictor;
+    this.#housekeeping = housekeeping ?? null;
     this.#startTimer();
   }
 
@@ -144,16 +154,22 @@ export class Governor {
    */
   async admit(request: AdmissionRequest): Promise<Reservation> {
     // Query scratch and the like: short-lived and always allowed; if it fits, no need to queue.
-    if (request.kind === 'transient' && this.ledger.fits(request.bytes)) return this.#reserveNow(request.bytes, request.label);
+    if (request.kind === 'transient' && this.ledger.fits(request.bytes)) return this.#transient(this.#reserveNow(request.bytes, request.label));
     const deadline = this.#clock.now() + this.#config.admissionWaitMs;
     for (;;) {
       // Taken before the attempt, so bytes freed between a refusal and the wait still wake it.
-      const freed = request.wait === undefined ? null : this.#nextFree();
+      const freed = request.wait === undefined && request.kind !== 'transient' ? null : this.#nextFree();
       try {
-        return await this.#inTurn(async () => this.#admit(request));
+        const r = await this.#inTurn(async () => this.#admit(request));
+        return request.kind === 'transient' ? this.#transient(r) : r;
       } catch (err) {
         if (!(err instanceof BudgetExceededError)) throw err;
-        const plan = request.wait === undefined ? ({ kind: 'reject' } as const) : this.#planWait(request, err.wantedBytes, deadline);
+        const plan =
+          request.kind === 'transient' && request.wait === undefined
+            ? planTransientWait(this.#transientBytes, err.wantedBytes, this.ledger.limitBytes, this.#clock.now(), deadline)
+            : request.wait === undefined
+              ? ({ kind: 'reject' } as const)
+              : this.#planWait(request, err.wantedBytes, deadline);
         if (plan.kind === 'reject') throw this.#report(err);
         this.stats.admissionWaits++;
         request.wait?.stall(true);
@@ -172,8 +188,14 @@ export class Governor {
   }
 
   release(r: Reservation): void {
+    if (this.#transients.delete(r.id)) this.#transientBytes -= r.bytes;
     this.ledger.release(r);
     this.#changed(true);
+  }
+
+  /** Bytes reserved now for calls in flight (kind 'transient': buffers, scratch, log records). */
+  get transientBytes(): number {
+    return this.#transientBytes;
   }
 
   /**
@@ -201,6 +223,7 @@ export class Governor {
       const now = this.#clock.now();
       for (const v of planExpiry(this.#residents(), this.#config.ttlMs, now)) await this.#evictVictim(v);
       await this.#relieve();
+      this.#housekeeping?.();
     });
   }
 
@@ -269,6 +292,12 @@ export class Governor {
 
   #policy(limitBytes = this.ledger.limitBytes): PolicyConfig {
     return { limitBytes, targetFraction: this.#config.evictionTarget, ttlMs: this.#config.ttlMs };
+  }
+
+  #transient(r: Reservation): Reservation {
+    this.#transients.add(r.id);
+    this.#transientBytes += r.bytes;
+    return r;
   }
 
   #reserveNow(bytes: number, label: string): Reservation {

@@ -23,9 +23,10 @@ const MiB = 1024 * 1024;
 
 /**
  * Free heap the allocator may keep mapped after segments are freed before it is returned to
- * the OS (process-wide, native/accounting.h): 1/32 of the limit, from 1 to 64 MiB. RSS then
- * stays within about 3 % of what the budget accounts, while a load that follows an eviction
- * reuses the pages the eviction freed instead of faulting fresh ones in.
+ * the OS (process-wide, native/accounting.h; maintain() applies it to every free byte,
+ * native/allocator.h): 1/32 of the limit, from 1 to 64 MiB. Between trims RSS may exceed what
+ * the budget counts by this much, while a load that follows an eviction reuses the pages the
+ * eviction freed instead of faulting fresh ones in. An explicit unload returns everything.
  */
 export function allocatorSlackBytes(limitBytes: number): number {
   return Math.min(64 * MiB, Math.max(MiB, Math.floor(limitBytes / 32)));

@@ -10,10 +10,11 @@
 import type { Reservation } from '../budget/ledger.js';
 import type { Priority } from '../budget/policy.js';
 import { searchScratchBytes } from '../budget/sizes.js';
+import { queryAnswerBytes, queryRowBytes, rowsPerPart } from '../budget/transient.js';
 import { AlreadyExistsError, ClosedError, CorruptionError, NotFoundError } from '../errors.js';
 import { shardOf } from '../ids/id-table.js';
 import type { SegmentSpec } from '../native/binding.js';
-import { mergeTopK, planQueryRanges, type ShardOutput } from '../pool/merge.js';
+import { mergeTopKEach, planQueryRanges, type ShardOutput } from '../pool/merge.js';
 import type { WalRecord } from '../storage/wal-record.js';
 import type { ShardStats, Slot, ShardStore, SlotOwner } from './shard-store.js';
 
@@ -135,44 +136,66 @@ export class CollectionCore implements SlotOwner {
     const dim = this.spec.dim;
     const nq = q.length / dim;
     if (nq === 0) return [];
-    const shared = new Float32Array(new SharedArrayBuffer(q.byteLength));
-    shared.set(q);
-    const ranges = planQueryRanges(nq, this.slots.length, this.#host.threads);
     // With a filter, only the shards its ids hash to can answer: the others are not loaded.
     const needed =
       filterIds === null ? this.slots : [...new Set(filterIds.map((id) => shardOf(id, this.slots.length)))].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
-    const outputs: (ShardOutput | null)[] = this.slots.map(() => null);
     return this.#store.use(needed, 'load', async (held) => {
       const allow = filterIds === null ? null : allowLists(filterIds, this.slots);
       const work = held.filter((slot) => allow === null || (allow[slot.index] as Uint32Array).length > 0);
+      // The answers are what the call returns: reserved for the whole call. The buffers the
+      // search writes into and its scratch are reserved per part (transient.ts): a batch whose
+      // k x queries would not fit at once runs as consecutive parts, with the same results.
+      const answers = await this.#store.reserve(this, nq * queryAnswerBytes(k), 'transient');
+      try {
+        const part = rowsPerPart(nq, queryRowBytes(dim, k, work.length), this.#store.transientPartBytes());
+        if (part === nq) return await this.#queryPart(q, nq, k, ef, work, allow);
+        const results: QueryHit[] = [];
+        for (let from = 0; from < nq; from += part) {
+          const rows = Math.min(part, nq - from);
+          for (const hit of await this.#queryPart(q.subarray(from * dim, (from + rows) * dim), rows, k, ef, work, allow)) results.push(hit);
+        }
+        return results;
+      } finally {
+        this.#store.release(answers);
+      }
+    });
+  }
+
+  /** One part of a query batch on entered slots: shared buffers and scratch reserved, released after the merge. */
+  async #queryPart(q: Float32Array, nq: number, k: number, ef: number, work: readonly Slot[], allow: Uint32Array[] | null): Promise<QueryHit[]> {
+    const dim = this.spec.dim;
+    const ranges = planQueryRanges(nq, this.slots.length, this.#host.threads);
+    const tasks = work.length * ranges.length;
+    const bytes = nq * queryRowBytes(dim, k, work.length) + Math.min(tasks, this.#host.threads) * searchScratchBytes(ef, k, this.spec.M);
+    const reserved = await this.#store.reserve(this, bytes, 'transient');
+    try {
+      const shared = new Float32Array(new SharedArrayBuffer(q.byteLength));
+      shared.set(q);
+      const outputs: (ShardOutput | null)[] = this.slots.map(() => null);
       for (const slot of work) {
         outputs[slot.index] = { labels: new Uint32Array(new SharedArrayBuffer(nq * k * 4)), distances: new Float32Array(new SharedArrayBuffer(nq * k * 4)) };
       }
-      const tasks = work.length * ranges.length;
-      const scratch = await this.#store.reserve(this, Math.min(tasks, this.#host.threads) * searchScratchBytes(ef, k, this.spec.M), 'transient');
-      try {
-        const running: Promise<void>[] = [];
-        for (const slot of work) {
-          const out = outputs[slot.index] as ShardOutput;
-          for (const [from, count] of ranges) {
-            running.push(
-              this.#store.search(slot, {
-                dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
-                allow: allow === null ? null : (allow[slot.index] as Uint32Array),
-                outLabels: out.labels.buffer as SharedArrayBuffer,
-                outDistances: out.distances.buffer as SharedArrayBuffer,
-              }),
-            );
-          }
+      const running: Promise<void>[] = [];
+      for (const slot of work) {
+        const out = outputs[slot.index] as ShardOutput;
+        for (const [from, count] of ranges) {
+          running.push(
+            this.#store.search(slot, {
+              dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
+              allow: allow === null ? null : (allow[slot.index] as Uint32Array),
+              outLabels: out.labels.buffer as SharedArrayBuffer,
+              outDistances: out.distances.buffer as SharedArrayBuffer,
+            }),
+          );
         }
-        await Promise.all(running);
-      } finally {
-        this.#store.release(scratch);
       }
+      await Promise.all(running);
       // Inside the use: the shards are still resident, so their id tables are the ones the
       // labels came from.
       return this.#merge(outputs, nq, k);
-    });
+    } finally {
+      this.#store.release(reserved);
+    }
   }
 
   async get(list: readonly string[]): Promise<{ ids: string[]; vectors: Float32Array[] }> {
@@ -249,7 +272,7 @@ export class CollectionCore implements SlotOwner {
         // Log what was applied. Normally that is everything; if a shard failed inside the
         // native core (out of memory, an internal error), the shards that did apply are logged
         // alone, so memory and log agree, and the error is thrown after.
-        const rows = applied.ok.flatMap((slot) => groups.get(slot.index) as number[]).sort((a, b) => a - b);
+        const rows = applied.rows;
         if (rows.length > 0) {
           const loggedIds = rows.length === list.length ? [...list] : rows.map((r) => list[r] as string);
           const loggedVectors = flat === null ? new Float32Array(0) : rows.length === list.length ? flat : gatherRows(flat, rows, this.spec.dim);
@@ -338,23 +361,27 @@ export class CollectionCore implements SlotOwner {
     const results: QueryHit[] = [];
     for (let i = 0; i < nq; i++) {
       const ids: string[] = [];
-      const distances: number[] = [];
-      for (const hit of mergeTopK(outputs, i, k)) {
+      const distances = new Float32Array(k);
+      mergeTopKEach(outputs, i, k, (shard, label, distance) => {
         // A label whose id is gone was deleted (or its shard unloaded) after the search: it is
         // not a result.
-        const id = (this.slots[hit.shard] as Slot).ids?.idOf(hit.label);
-        if (id === undefined) continue;
-        ids.push(id);
-        distances.push(hit.distance);
-      }
-      results.push({ ids, distances: Float32Array.from(distances) });
+        const id = (this.slots[shard] as Slot).ids?.idOf(label);
+        if (id !== undefined) {
+          distances[ids.length] = distance;
+          ids.push(id);
+        }
+        return true;
+      });
+      results.push({ ids, distances: ids.length === k ? distances : distances.slice(0, ids.length) });
     }
     return results;
   }
 
   /**
    * Reserves every shard's bytes first (any refusal changes nothing), then applies in
-   * parallel; returns the shards that applied and the first error of any that did not.
+   * parallel; returns the shards that applied rows, the rows applied (ascending), and the
+   * first error of any shard that did not apply all of its rows (the parts of its rows before
+   * the failure stay applied: ShardStore.add).
    */
   async #apply(
     kind: WriteKind,
@@ -362,7 +389,7 @@ export class CollectionCore implements SlotOwner {
     list: readonly string[],
     flat: Float32Array | null,
     groups: ReadonlyMap<number, readonly number[]>,
-  ): Promise<{ ok: Slot[]; error: unknown }> {
+  ): Promise<{ ok: Slot[]; rows: number[]; error: unknown }> {
     const reservations: Reservation[] = [];
     try {
       for (const slot of slots) {
@@ -371,25 +398,36 @@ export class CollectionCore implements SlotOwner {
         else {
           const table = slot.residentIds();
           const fresh = rows.map((row) => list[row] as string).filter((id) => !table.has(id));
-          reservations.push(await this.#store.prepareAdd(slot, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0), slots));
+          reservations.push(await this.#store.prepareAdd(slot, rows.length, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0), slots));
         }
       }
     } catch (err) {
       for (const r of reservations) this.#store.release(r);
       throw err;
     }
+    const progress = slots.map(() => ({ applied: 0 }));
     const outcomes = await Promise.allSettled(
       slots.map((slot, i) => {
         const rows = groups.get(slot.index) as readonly number[];
         const ids = rows.map((row) => list[row] as string);
         const r = reservations[i] as Reservation;
         if (kind === 'delete') return this.#store.delete(slot, ids, r);
-        const vectors = rows.length === list.length ? (flat as Float32Array) : gatherRows(flat as Float32Array, rows, this.spec.dim);
-        return this.#store.add(slot, ids, vectors, kind === 'upsert', r);
+        // One shard taking every row reads the caller's rows in place: no split copy.
+        const batch = { flat: flat as Float32Array, dim: this.spec.dim, rows: rows.length === list.length ? null : rows };
+        return this.#store.add(slot, ids, batch, kind === 'upsert', r, progress[i]);
       }),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    return { ok: slots.filter((_, i) => outcomes[i]?.status === 'fulfilled'), error: failed === undefined ? null : failed.reason };
+    const ok: Slot[] = [];
+    const rows: number[] = [];
+    slots.forEach((slot, i) => {
+      const all = groups.get(slot.index) as readonly number[];
+      const applied = outcomes[i]?.status === 'fulfilled' ? all.length : (progress[i] as { applied: number }).applied;
+      if (applied === 0) return;
+      ok.push(slot);
+      for (let j = 0; j < applied; j++) rows.push(all[j] as number);
+    });
+    return { ok, rows: rows.sort((a, b) => a - b), error: failed === undefined ? null : failed.reason };
   }
 }
 

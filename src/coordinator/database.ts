@@ -87,7 +87,10 @@ export class Database {
     this.#store = new ShardStore({
       root: this.path, pool: this.#pool, log, catalog, governor: this.governor, accounting: this.#accounting, clock: options.clock, threads: config.threads,
     });
-    this.governor.attach(this.#store);
+    this.governor.attach(this.#store, () => {
+      this.#store.dropIdleStaging();
+      this.#accounting.trimAllocator();
+    });
     this.#host = {
       threads: config.threads,
       log: (record) => (this.#wal as Wal).append(record),
@@ -266,7 +269,7 @@ export class Database {
   }
 
   stats(): ShoalStats {
-    return snapshotStats(this.governor, this.#store, this.#accounting, [...this.#cores.values()], this.#wal?.failed ?? false);
+    return snapshotStats(this.governor, this.#store, this.#accounting, [...this.#cores.values()], this.#wal?.failed ?? false, this.#pool.workerHeaps());
   }
 
   /** Stops new calls, waits for calls in flight, flushes (unless ephemeral), frees everything. */

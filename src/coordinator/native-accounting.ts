@@ -6,21 +6,39 @@
  */
 import { allocatorSlackBytes, visitedHeadroom } from '../budget/sizes.js';
 import type { IdTable } from '../ids/id-table.js';
-import { native, type SegmentHandle } from '../native/binding.js';
+import { native, type AllocatorState, type SegmentHandle } from '../native/binding.js';
 
 export class NativeAccounting {
   readonly #threads: number;
   #perKey = new Map<string, number>();
   #total = 0;
   #reported = 0;
+  #slackBytes: number;
 
   constructor(threads: number) {
     this.#threads = threads;
+    this.#slackBytes = allocatorSlackBytes(Number.MAX_SAFE_INTEGER);
   }
 
   /** Free heap the allocator may keep mapped after a free, as a function of the limit. */
   followLimit(limitBytes: number): void {
-    native.setAllocatorSlack(allocatorSlackBytes(limitBytes));
+    this.#slackBytes = allocatorSlackBytes(limitBytes);
+    native.setAllocatorSlack(this.#slackBytes);
+  }
+
+  /**
+   * Returns the allocator's free memory to the OS once more than the slack was freed since
+   * the last trim, whoever freed it (segments, pool workers' batch and result buffers, the
+   * addon's scratch): the accounting.cc trim after a segment free sees segment bytes only.
+   * Called from maintenance with the slack, and with 0 after an explicit unload or delete.
+   * Returns whether it trimmed.
+   */
+  trimAllocator(slackBytes = this.#slackBytes): boolean {
+    return native.trimAllocatorBeyond(slackBytes);
+  }
+
+  allocatorState(): AllocatorState | null {
+    return native.allocatorState();
   }
 
   /** Records a shard's native bytes now (0 when freed); returns its exact bytes and headroom. */

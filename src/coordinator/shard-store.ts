@@ -27,12 +27,14 @@ import type { Evictor, Governor, ReservationKind, ShardView } from '../budget/go
 import type { Reservation } from '../budget/ledger.js';
 import type { EvictionReason, Priority } from '../budget/policy.js';
 import { addBytes, createBytes, deleteBytes, grownCapacity, growBytes, loadBytes, loadCapacity } from '../budget/sizes.js';
+import { rowsPerPart, transientPartBytes, writeRowBytes } from '../budget/transient.js';
 import { CorruptionError, InternalError, IoError, NotFoundError } from '../errors.js';
 import { ID_FILE_HEAD_BYTES, encodeIdFile, summarizeIdFile } from '../ids/id-file.js';
 import { IdTable } from '../ids/id-table.js';
 import { native, type SegmentHandle, type SegmentSpec } from '../native/binding.js';
 import type { Pool } from '../pool/pool.js';
 import type { SearchTask } from '../pool/protocol.js';
+import { SharedBatches, type BatchRows } from '../pool/shared-batch.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { readHead } from '../storage/files.js';
 import { idsPath, segmentPath } from '../storage/layout.js';
@@ -187,6 +189,7 @@ export type EnterMode = 'load' | 'resident';
 
 export class ShardStore implements Evictor {
   readonly #d: StoreDeps;
+  readonly #batches: SharedBatches;
   #slots = new Map<string, Slot>();
   /** Backups copying shard files: while any runs, removals of old generations wait here. */
   #retained = 0;
@@ -194,6 +197,7 @@ export class ShardStore implements Evictor {
 
   constructor(deps: StoreDeps) {
     this.#d = deps;
+    this.#batches = new SharedBatches(deps.threads);
   }
 
   /** Creates the slots of a collection from its manifest record. */
@@ -333,6 +337,11 @@ export class ShardStore implements Evictor {
     this.#d.governor.release(r);
   }
 
+  /** The most transient bytes one part of a call reserves under the current limit (budget/transient.ts). */
+  transientPartBytes(): number {
+    return transientPartBytes(this.#d.governor.ledger.limitBytes);
+  }
+
   // ---- work on entered slots ----------------------------------------------------------------
 
   search(slot: Slot, task: Omit<SearchTask, 'handle'>): Promise<void> {
@@ -343,11 +352,16 @@ export class ShardStore implements Evictor {
     return this.#d.pool.run('get', { handle: slot.residentHandle(), labels });
   }
 
-  /** Bytes an add of `fresh` new ids (of `idBytes` UTF-8 bytes) will allocate, after growing. */
-  async prepareAdd(slot: Slot, fresh: number, idBytes: number, held: readonly Slot[]): Promise<Reservation> {
+  /**
+   * Bytes an add of `rows` rows, `fresh` of them new ids (of `idBytes` UTF-8 bytes), will
+   * allocate after growing: the segment's and id table's growth, and the shared buffer its
+   * largest part is staged in.
+   */
+  async prepareAdd(slot: Slot, rows: number, fresh: number, idBytes: number, held: readonly Slot[]): Promise<Reservation> {
     await this.#grow(slot, fresh, held);
     const info = native.segmentInfo(slot.residentHandle());
-    return this.reserve(slot.owner, addBytes(info, slot.residentIds(), fresh, idBytes), fresh > 0 ? 'growth' : 'transient', held);
+    const staging = Math.min(rows, this.#writePartRows(info.dim)) * writeRowBytes(info.dim);
+    return this.reserve(slot.owner, addBytes(info, slot.residentIds(), fresh, idBytes) + staging, fresh > 0 ? 'growth' : 'transient', held);
   }
 
   prepareDelete(slot: Slot, count: number, held: readonly Slot[]): Promise<Reservation> {
@@ -357,25 +371,53 @@ export class ShardStore implements Evictor {
   /**
    * Adds (or upserts) rows under their ids. Ids go into the table before the segment, so a
    * query never meets a label without an id; they come out again if the segment refuses.
+   * The rows reach the workers through shared memory in parts (SharedBatches); if a part
+   * fails, the parts before it stay applied and `progress.applied` says how many rows that is.
    * The caller holds the slot's write turn.
    */
-  async add(slot: Slot, ids: readonly string[], vectors: Float32Array, upsert: boolean, r: Reservation): Promise<void> {
+  async add(slot: Slot, ids: readonly string[], batch: BatchRows, upsert: boolean, r: Reservation, progress: { applied: number } = { applied: 0 }): Promise<void> {
     const table = slot.residentIds();
     try {
       const fresh = ids.filter((id) => !table.has(id));
       for (const id of fresh) table.add(id);
       try {
         const labels = Uint32Array.from(ids, (id) => table.labelOf(id) as number);
-        // One shard's insert uses every pool thread's worth of cores: shards are a choice about
-        // write isolation and file size, not the way to use cores.
-        await this.#d.pool.run('add', { handle: slot.residentHandle(), labels, vectors, upsert, threads: this.#d.threads });
+        const part = this.#writePartRows(batch.dim);
+        for (let from = 0; from < ids.length; from += part) {
+          const count = Math.min(part, ids.length - from);
+          const staged = await this.#batches.stage(batch, from, count, labels.subarray(from, from + count));
+          try {
+            // One shard's insert uses every pool thread's worth of cores: shards are a choice
+            // about write isolation and file size, not the way to use cores.
+            await this.#d.pool.run('add', { handle: slot.residentHandle(), labels: staged.labels, vectors: staged.vectors, upsert, threads: this.#d.threads });
+          } finally {
+            staged.release();
+          }
+          progress.applied = from + count;
+        }
       } catch (err) {
-        for (const id of fresh) table.delete(id);
+        const unapplied = new Set(ids.slice(progress.applied));
+        for (const id of fresh) if (unapplied.has(id)) table.delete(id);
         throw err;
       }
     } finally {
       this.#settle(slot, r);
     }
+  }
+
+  /** Rows per write part: a quarter of a transient part's bytes (transient.ts), so the staging buffers stay small beside the limit. */
+  #writePartRows(dim: number): number {
+    return rowsPerPart(Number.MAX_SAFE_INTEGER, writeRowBytes(dim), this.transientPartBytes() / 4);
+  }
+
+  /** Bytes of the shared buffers write batches are staged in, lent or idle. */
+  stagingBytes(): number {
+    return this.#batches.heldBytes;
+  }
+
+  /** Maintenance: forgets idle staging buffers. */
+  dropIdleStaging(): void {
+    this.#batches.dropIdle();
   }
 
   /** Deletes ids the slot holds. The caller holds the slot's write turn. */
@@ -444,6 +486,9 @@ export class ShardStore implements Evictor {
       while (slot.users > 0) await slot.whenIdle();
       slot.state = 'evicting';
       await this.#evictNow(slot, 'manual');
+      // Asked for explicitly: the freed memory goes back to the OS now, slack or not (an
+      // eviction keeps up to the slack mapped, for the next load to reuse).
+      this.#d.accounting.trimAllocator(0);
     } finally {
       this.#end(slot, t);
     }
@@ -462,6 +507,7 @@ export class ShardStore implements Evictor {
       }
       await this.#discard(slot);
     }
+    this.#d.accounting.trimAllocator(0);
   }
 
   /** Frees every resident slot (close, or a failed open): no saving. */

@@ -98,6 +98,26 @@ export interface AllocatorCounters {
   readonly trims: number;
 }
 
+/** The process allocator as native/allocator.cc reads it (glibc only; null elsewhere). */
+export interface AllocatorState {
+  /** Whether the fixed thresholds below were accepted (false under a sanitizer's allocator). */
+  readonly tuned: boolean;
+  /** Blocks at or above this are mmapped and returned to the OS when freed. */
+  readonly mmapThresholdBytes: number;
+  /** Free memory above this at an arena's top is returned by free() at once. */
+  readonly trimThresholdBytes: number;
+  /** Bytes in chunks in use, every arena and mmapped block, by anything in the process (mallinfo2 uordblks + hblkhd). */
+  readonly inUseBytes: number;
+  /** Free bytes the arenas hold, whether or not a trim already returned their pages (fordblks). */
+  readonly freeBytes: number;
+  /** Free bytes at the top of the main arena (keepcost). */
+  readonly topReleasableBytes: number;
+  /** Free bytes gained since the last trim: still mapped, what a trim would return (an estimate). */
+  readonly untrimmedFreeBytes: number;
+  /** Trims by trimAllocatorBeyond so far. */
+  readonly trims: number;
+}
+
 export interface BuildInfo {
   readonly kernel: 'avx2-fma' | 'portable';
   readonly sanitized: boolean;
@@ -152,6 +172,8 @@ interface Addon {
   allocatorCounters(): AllocatorCounters;
   trimAllocator(): void;
   setAllocatorSlack(slackBytes: number): void;
+  allocatorState(): AllocatorState | null;
+  trimAllocatorBeyond(slackBytes: number): boolean;
   distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number;
   buildInfo(): BuildInfo;
   adjustExternalMemory(deltaBytes: number): number;
@@ -209,6 +231,10 @@ export const native = {
    * returned to the OS (process-wide; see native/accounting.h).
    */
   setAllocatorSlack: (slackBytes: number): void => guard(() => addon.setAllocatorSlack(slackBytes)),
+  /** The allocator's thresholds and free bytes (native/allocator.h); null where it is not glibc's. */
+  allocatorState: (): AllocatorState | null => addon.allocatorState(),
+  /** Returns free memory to the OS when more than `slackBytes` were freed since the last trim; whether it did. */
+  trimAllocatorBeyond: (slackBytes: number): boolean => guard(() => addon.trimAllocatorBeyond(slackBytes)),
   distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number =>
     guard(() => addon.distance(space, a, b, kernel)),
   buildInfo: (): BuildInfo => addon.buildInfo(),

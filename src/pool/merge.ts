@@ -17,29 +17,48 @@ export interface Hit {
 }
 
 export function mergeTopK(outputs: readonly (ShardOutput | null)[], query: number, k: number): Hit[] {
-  const heads = outputs.map(() => 0);
   const hits: Hit[] = [];
-  while (hits.length < k) {
+  mergeTopKEach(outputs, query, k, (shard, label, distance) => {
+    hits.push({ shard, label, distance });
+    return true;
+  });
+  return hits;
+}
+
+/**
+ * The same merge, handing each hit to `take` (nearest first) instead of building objects: a
+ * query with k = 10,000 would otherwise make 10,000 short-lived objects per row. `take`
+ * returns whether the hit counted; the merge stops after k that did.
+ */
+export function mergeTopKEach(
+  outputs: readonly (ShardOutput | null)[],
+  query: number,
+  k: number,
+  take: (shard: number, label: number, distance: number) => boolean,
+): void {
+  const heads = outputs.map(() => 0);
+  let taken = 0;
+  while (taken < k) {
     let best = -1;
     let bestDistance = Number.POSITIVE_INFINITY;
-    outputs.forEach((out, s) => {
-      if (out === null) return;
+    for (let s = 0; s < outputs.length; s++) {
+      const out = outputs[s];
+      if (out === null || out === undefined) continue;
       const j = heads[s] as number;
-      if (j >= k) return;
+      if (j >= k) continue;
       const label = out.labels[query * k + j] as number;
-      if (label === NO_LABEL) return;
+      if (label === NO_LABEL) continue;
       const d = out.distances[query * k + j] as number;
       if (best < 0 || d < bestDistance) {
         best = s;
         bestDistance = d;
       }
-    });
+    }
     if (best < 0) break;
     const j = heads[best] as number;
-    hits.push({ shard: best, label: (outputs[best] as ShardOutput).labels[query * k + j] as number, distance: bestDistance });
+    if (take(best, (outputs[best] as ShardOutput).labels[query * k + j] as number, bestDistance)) taken++;
     heads[best] = j + 1;
   }
-  return hits;
 }
 
 /**

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 
 import { ClosedError, fromWire, InternalError } from '../errors.js';
+import { WorkerHeaps, type WorkerHeap } from './heap-report.js';
 import { WORKER_LOADED, type Reply, type TaskName, type Tasks } from './protocol.js';
 
 /** Export names in worker.ts (`delete` is a reserved word there). */
@@ -45,6 +46,7 @@ export class Pool {
   /** Threads whose worker module has loaded (WORKER_LOADED), and calls waiting for more. */
   #loaded = new Set<number>();
   #loadWaiters: (() => void)[] = [];
+  readonly #heaps = new WorkerHeaps();
 
   constructor(threads = availableParallelism()) {
     this.threads = threads;
@@ -66,12 +68,18 @@ export class Pool {
       for (const done of this.#loadWaiters.splice(0)) done();
     };
     this.#piscina.on('message', (message: unknown) => {
+      if (this.#heaps.accept(message)) return;
       if (typeof message === 'object' && message !== null && WORKER_LOADED in message) {
         this.#loaded.add((message as Record<string, number>)[WORKER_LOADED] as number);
         wake();
       }
     });
     this.#piscina.on('workerDestroy', wake);
+  }
+
+  /** Each worker's V8 heap as it last reported it (after a task, at most every 250 ms). */
+  workerHeaps(): WorkerHeap[] {
+    return this.#heaps.list();
   }
 
   async run<K extends TaskName>(name: K, task: Tasks[K]['in']): Promise<Tasks[K]['out']> {

@@ -9,13 +9,18 @@ import { parentPort, threadId } from 'node:worker_threads';
 import { CorruptionError, IoError, toWire } from '../errors.js';
 import { decodeIdFile } from '../ids/id-file.js';
 import { nativeSync } from '../native/binding.js';
+import { heapReporter } from './heap-report.js';
 import { WORKER_LOADED, type Reply, type Tasks } from './protocol.js';
+
+const reportHeap = heapReporter(threadId, (message) => parentPort?.postMessage(message));
 
 function reply<T>(work: () => T): Reply<T> {
   try {
     return { ok: true, value: work() };
   } catch (err) {
     return { ok: false, error: toWire(err) };
+  } finally {
+    reportHeap();
   }
 }
 

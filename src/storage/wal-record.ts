@@ -27,10 +27,21 @@ export interface WalRecord {
 }
 
 export function encodeRecord(r: WalRecord): Buffer {
+  return Buffer.concat(encodeRecordParts(r));
+}
+
+/**
+ * The record as two pieces to write one after the other: its head (through the ids), and its
+ * vectors as a view of `r.vectors`' own memory, not a copy (a 100,000 x 128 batch is 51 MB
+ * the log would otherwise copy). The CRC covers both. The caller keeps `r.vectors` unchanged
+ * until the pieces are written.
+ */
+export function encodeRecordParts(r: WalRecord): [Buffer, Buffer] {
   const name = Buffer.from(r.collection, 'utf8');
   const ids = r.ids.map((id) => Buffer.from(id, 'utf8'));
-  const length = HEADER + 8 + 1 + 2 + name.length + 8 + ids.reduce((n, b) => n + 2 + b.length, 0) + r.vectors.byteLength;
-  const out = Buffer.alloc(length);
+  const headLength = HEADER + 8 + 1 + 2 + name.length + 8 + ids.reduce((n, b) => n + 2 + b.length, 0);
+  const length = headLength + r.vectors.byteLength;
+  const out = Buffer.alloc(headLength);
   out.writeUInt32LE(RECORD_MAGIC, 0);
   out.writeUInt32LE(length, 4);
   let at = HEADER;
@@ -48,9 +59,11 @@ export function encodeRecord(r: WalRecord): Buffer {
     b.copy(out, at + 2);
     at += 2 + b.length;
   }
-  Buffer.from(r.vectors.buffer, r.vectors.byteOffset, r.vectors.byteLength).copy(out, at);
-  out.writeUInt32LE(crc32(out.subarray(HEADER)), 8);
-  return out;
+  const vectors = Buffer.from(r.vectors.buffer, r.vectors.byteOffset, r.vectors.byteLength);
+  const headCrc = crc32(out.subarray(HEADER));
+  // Not crc32(empty, headCrc): over a zero-length view of an empty ArrayBuffer it returns 0.
+  out.writeUInt32LE(vectors.length === 0 ? headCrc : crc32(vectors, headCrc), 8);
+  return [out, vectors];
 }
 
 export type Decoded =

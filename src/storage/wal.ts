@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 
 import { IoError } from '../errors.js';
 import { fsyncDirectory, writeAndSync, writeFileAtomic } from './atomic-file.js';
-import { encodeRecord, scanRecords, type WalRecord } from './wal-record.js';
+import { encodeRecordParts, scanRecords, type WalRecord } from './wal-record.js';
 
 /** What an acknowledged write promises. */
 export type Durability = 'fsync' | 'none' | 'unlogged';
@@ -39,7 +39,8 @@ const ROTATE_BYTES = 64 * 2 ** 20;
 
 interface Pending {
   readonly lsn: number;
-  readonly bytes: Buffer;
+  /** The record's pieces (encodeRecordParts): its vectors are the writer's memory, not a copy. */
+  readonly parts: readonly Buffer[];
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -156,8 +157,8 @@ export class Wal {
     const lsn = ++this.#lastLsn;
     if (this.durability === 'unlogged') return { lsn, durable: Promise.resolve() };
     if (this.#failed !== null) return { lsn, durable: Promise.reject(this.#broken()) };
-    const bytes = encodeRecord({ ...record, lsn });
-    const durable = new Promise<void>((resolve, reject) => this.#queue.push({ lsn, bytes, resolve, reject }));
+    const parts = encodeRecordParts({ ...record, lsn });
+    const durable = new Promise<void>((resolve, reject) => this.#queue.push({ lsn, parts, resolve, reject }));
     // The newest file will hold this record (a rotation before it is written names the next
     // file from #lastLsn, which counts it too), so it must not be removed before `lsn` is flushed.
     (this.#files[this.#files.length - 1] as LogFile).lastLsn = lsn;
@@ -241,13 +242,11 @@ export class Wal {
       const batch = this.#queue.splice(0);
       try {
         if (this.#failed !== null) throw this.#broken();
-        const bytes = batch.length === 1 ? (batch[0] as Pending).bytes : Buffer.concat(batch.map((p) => p.bytes));
         const handle = this.#handle;
         if (handle === null) throw new Error('the log file is closed');
-        let written = 0;
-        while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+        const written = await writeAll(handle, batch.flatMap((p) => p.parts));
         if (this.durability === 'fsync') await handle.datasync();
-        this.#size += bytes.length;
+        this.#size += written;
         for (const p of batch) p.resolve();
         this.#durableLsn = Math.max(this.#durableLsn, (batch[batch.length - 1] as Pending).lsn);
         const ready = this.#durableWaiters.filter((w) => w.lsn <= this.#durableLsn);
@@ -320,6 +319,33 @@ function keepAside(base: string, bytes: Uint8Array): string {
  * bytes were kept aside. A damaged tail is truncated; damage with records after it needs a
  * rewrite (atomic), because those records must stay in the log until their shards are saved.
  */
+/**
+ * Writes every piece in order at the file's position with writev (no concatenated copy),
+ * continuing after a short write; returns the bytes written.
+ */
+async function writeAll(handle: FileHandle, parts: readonly Buffer[]): Promise<number> {
+  const total = parts.reduce((n, b) => n + b.length, 0);
+  let pending = parts.filter((b) => b.length > 0);
+  let written = 0;
+  while (pending.length > 0) {
+    // writev takes at most IOV_MAX (1024) buffers at once.
+    const { bytesWritten } = await handle.writev(pending.slice(0, 1024));
+    written += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of pending) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    pending = rest;
+  }
+  if (written !== total) throw new Error(`log write: ${written} of ${total} bytes`);
+  return written;
+}
+
 function cutOut(path: string, buf: Buffer, good: readonly (readonly [number, number])[]): void {
   let prefix = 0;
   for (const [from, to] of good) {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability', 'backup', 'serving'];
+const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability', 'backup', 'serving', 'memory'];
 let out = '';
 let status: number | null = null;
 let stderr = '';

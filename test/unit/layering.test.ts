@@ -25,6 +25,7 @@ const PURE = new Set([
   'src/budget/clock.ts',
   'src/budget/ledger.ts',
   'src/budget/stats.ts',
+  'src/budget/transient.ts',
   'src/pool/merge.ts',
   'src/pool/protocol.ts',
   'src/native/constants.ts',

@@ -181,3 +181,63 @@ describe('Governor against a fake store', () => {
     expect(governor.ledger.limitBytes).toBe(4_000);
   });
 });
+
+describe('transient reservations', () => {
+  const transient = (g: Governor, bytes: number) => g.admit({ bytes, kind: 'transient', collection: null, label: 'scratch' });
+
+  it('counts transient bytes apart and releases them', async () => {
+    const { governor, store } = setup(10_000);
+    store.resident('a/0', 2_000, 10, { users: 1 });
+    const r = await transient(governor, 3_000);
+    expect(governor.transientBytes).toBe(3_000);
+    expect(governor.ledger.usedBytes).toBe(5_000);
+    governor.release(r);
+    expect(governor.transientBytes).toBe(0);
+    expect(governor.ledger.usedBytes).toBe(2_000);
+  });
+
+  it('one that does not fit waits for another call to release its transient bytes, then gets them', async () => {
+    const { governor, store } = setup(10_000);
+    store.resident('a/0', 4_000, 10, { users: 1 });
+    const first = await transient(governor, 5_000);
+    let admitted = false;
+    const second = transient(governor, 5_000).then((r) => {
+      admitted = true;
+      return r;
+    });
+    await governor.idle();
+    expect(admitted).toBe(false);
+    governor.release(first);
+    const r = await second;
+    expect(governor.ledger.usedBytes).toBe(9_000);
+    expect(governor.transientBytes).toBe(5_000);
+    governor.release(r);
+  });
+
+  it('is refused when nothing transient is in flight to wait for, and when it exceeds the limit', async () => {
+    const { governor, store } = setup(10_000);
+    store.resident('a/0', 8_000, 10, { users: 1 });
+    await expect(transient(governor, 5_000)).rejects.toBeInstanceOf(BudgetExceededError);
+    const held = await transient(governor, 1_000);
+    await expect(transient(governor, 20_000)).rejects.toBeInstanceOf(BudgetExceededError);
+    governor.release(held);
+    expect(governor.transientBytes).toBe(0);
+  });
+
+  it('evicts idle shards to make room, like a load', async () => {
+    const { governor, store } = setup(10_000);
+    store.resident('a/0', 8_000, 10);
+    const r = await transient(governor, 5_000);
+    expect(store.evicted).toEqual(['a/0']);
+    governor.release(r);
+  });
+
+  it('maintain() runs the housekeeping hook after its evictions', async () => {
+    const { governor, store } = setup(10_000);
+    let runs = 0;
+    governor.attach(store, () => runs++);
+    await governor.maintain();
+    await governor.maintain();
+    expect(runs).toBe(2);
+  });
+});

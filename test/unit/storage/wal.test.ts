@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Wal, type Durability, type TruncatedTail } from '../../../src/storage/wal.js';
-import { decodeRecord, encodeRecord, type WalRecord } from '../../../src/storage/wal-record.js';
+import { decodeRecord, encodeRecord, encodeRecordParts, type WalRecord } from '../../../src/storage/wal-record.js';
 import { tempDir } from '../../support/db.js';
 
 const cleanups: (() => void)[] = [];
@@ -351,6 +351,17 @@ describe('encodeRecord', () => {
   it('round-trips through decodeRecord', () => {
     const r: WalRecord = { lsn: 7, op: 'delete', collection: 'docs', ids: ['a', 'bé'], vectors: new Float32Array(0), dim: 0 };
     const d = decodeRecord(encodeRecord(r), 0);
+    expect(d.kind).toBe('record');
+    if (d.kind === 'record') expect(d.record).toEqual(r);
+  });
+
+  it('in parts: the vectors are a view of the record\'s own memory, and the parts make the same record', () => {
+    const vectors = Float32Array.of(1, 2, 3, 4);
+    const r: WalRecord = { lsn: 9, op: 'add', collection: 'c', ids: ['x', 'y'], vectors, dim: 2 };
+    const [head, body] = encodeRecordParts(r);
+    expect(body.buffer).toBe(vectors.buffer);
+    expect(Buffer.concat([head, body]).equals(encodeRecord(r))).toBe(true);
+    const d = decodeRecord(Buffer.concat([head, body]), 0);
     expect(d.kind).toBe('record');
     if (d.kind === 'record') expect(d.record).toEqual(r);
   });
