@@ -5,6 +5,8 @@ export {
   DimensionMismatchError,
   InvalidVectorError,
   InvalidLabelError,
+  InvalidMetadataError,
+  InvalidFilterError,
   AlreadyExistsError,
   NotFoundError,
   CapacityExceededError,
@@ -32,7 +34,17 @@ export {
 } from './errors.js';
 export { Shoal, type ShoalOptions, type ShoalEvents, type ReconfiguredEvent, type RecoveryReport } from './shoal.js';
 export type { ShoalStats, CollectionStats, ShardStats } from './coordinator/stats.js';
-export { Collection, type CollectionOptions, type QueryOptions, type QueryResult, type GetResult } from './collection.js';
+export {
+  Collection,
+  type CollectionOptions,
+  type QueryOptions,
+  type QueryResult,
+  type GetResult,
+  type Where,
+  type ScanOptions,
+  type ScanPage,
+} from './collection.js';
+export type { Metadata, MetadataValue } from './metadata/values.js';
 export type { BudgetOptions, CachePolicy, Config, Thresholds } from './config.js';
 export type { Priority, EvictionReason } from './budget/policy.js';
 export type { Level } from './budget/thresholds.js';

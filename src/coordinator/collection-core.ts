@@ -12,12 +12,21 @@ import type { Priority } from '../budget/policy.js';
 import { searchScratchBytes } from '../budget/sizes.js';
 import { AlreadyExistsError, ClosedError, CorruptionError, NotFoundError } from '../errors.js';
 import { shardOf } from '../ids/id-table.js';
+import type { Metadata, MetadataValue } from '../metadata/values.js';
+import type { CompiledWhere } from '../metadata/where.js';
 import type { SegmentSpec } from '../native/binding.js';
 import { mergeTopK, planQueryRanges, type ShardOutput } from '../pool/merge.js';
 import type { WalRecord } from '../storage/wal-record.js';
+import { labelsOf, shardFilter, type ShardFilter } from './filtering.js';
 import type { ShardStats, Slot, ShardStore, SlotOwner } from './shard-store.js';
 
 export type WriteKind = 'add' | 'upsert' | 'delete';
+
+/** What a query may return: the records `where` matches, among `ids` (null: no restriction). */
+export interface QueryFilter {
+  readonly ids: readonly string[] | null;
+  readonly where: CompiledWhere | null;
+}
 
 export interface CoreSettings {
   readonly name: string;
@@ -76,7 +85,7 @@ export class CollectionCore implements SlotOwner {
     // and reached 0.65x batched QPS with 64 single queries in flight on 2 threads; one per
     // thread reached 0.78-1.02x (node bench/run.mjs singles).
     this.#coalescer = new QueryCoalescer<QueryHit>(
-      (queries, _rows, shape) => this.#queryNow(queries, shape.k, shape.ef, null),
+      (queries, _rows, shape) => this.#queryNow(queries, shape.k, shape.ef, { ids: null, where: null }),
       settings.spec.dim,
       host.threads,
     );
@@ -126,12 +135,13 @@ export class CollectionCore implements SlotOwner {
    * Queries; concurrent small unfiltered ones are merged into batches while the collection
    * keeps the pool busy (QueryCoalescer, below).
    */
-  query(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
-    if (filterIds !== null) return this.#queryNow(q, k, ef, filterIds);
+  query(q: Float32Array, k: number, ef: number, filter: QueryFilter): Promise<QueryHit[]> {
+    if (filter.ids !== null || filter.where !== null) return this.#queryNow(q, k, ef, filter);
     return this.#coalescer.query(q, { k, ef }, true);
   }
 
-  async #queryNow(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
+  async #queryNow(q: Float32Array, k: number, ef: number, filter: QueryFilter): Promise<QueryHit[]> {
+    const filterIds = filter.ids;
     const dim = this.spec.dim;
     const nq = q.length / dim;
     if (nq === 0) return [];
@@ -143,8 +153,12 @@ export class CollectionCore implements SlotOwner {
       filterIds === null ? this.slots : [...new Set(filterIds.map((id) => shardOf(id, this.slots.length)))].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
     const outputs: (ShardOutput | null)[] = this.slots.map(() => null);
     return this.#store.use(needed, 'load', async (held) => {
-      const allow = filterIds === null ? null : allowLists(filterIds, this.slots);
-      const work = held.filter((slot) => allow === null || (allow[slot.index] as Uint32Array).length > 0);
+      const filtered = filter.where !== null;
+      const allow = filterIds === null || filtered ? null : allowLists(filterIds, this.slots);
+      // A where filter: each shard's matching labels as a bitset the native search tests.
+      const bits: (ShardFilter | null)[] = this.slots.map(() => null);
+      if (filtered) for (const slot of held) bits[slot.index] = shardFilter(slot, filter.where, filterIds);
+      const work = held.filter((slot) => (allow === null || (allow[slot.index] as Uint32Array).length > 0) && (bits[slot.index]?.count ?? 1) > 0);
       for (const slot of work) {
         outputs[slot.index] = { labels: new Uint32Array(new SharedArrayBuffer(nq * k * 4)), distances: new Float32Array(new SharedArrayBuffer(nq * k * 4)) };
       }
@@ -158,7 +172,7 @@ export class CollectionCore implements SlotOwner {
             running.push(
               this.#store.search(slot, {
                 dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
-                allow: allow === null ? null : (allow[slot.index] as Uint32Array),
+                allow: allow !== null ? (allow[slot.index] as Uint32Array) : bits[slot.index] === null ? null : labelsOf(bits[slot.index] as ShardFilter),
                 outLabels: out.labels.buffer as SharedArrayBuffer,
                 outDistances: out.distances.buffer as SharedArrayBuffer,
               }),
@@ -171,11 +185,11 @@ export class CollectionCore implements SlotOwner {
       }
       // Inside the use: the shards are still resident, so their id tables are the ones the
       // labels came from.
-      return this.#merge(outputs, nq, k);
+      return this.#merge(outputs, nq, k, filter.where);
     });
   }
 
-  async get(list: readonly string[]): Promise<{ ids: string[]; vectors: Float32Array[] }> {
+  async get(list: readonly string[]): Promise<{ ids: string[]; vectors: Float32Array[]; metadatas: Record<string, MetadataValue>[] }> {
     const dim = this.spec.dim;
     const groups = this.#group(list);
     const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
@@ -183,6 +197,10 @@ export class CollectionCore implements SlotOwner {
       const missing = list.filter((id) => this.#slotOf(id).residentIds().labelOf(id) === undefined);
       if (missing.length > 0) throw notFound(this.name, missing);
       const flat = new Float32Array(list.length * dim);
+      const metadatas = list.map((id) => {
+        const slot = this.#slotOf(id);
+        return slot.residentMeta().get(slot.residentIds().labelOf(id) as number);
+      });
       await Promise.all(
         slots.map(async (slot) => {
           const rows = groups.get(slot.index) as number[];
@@ -191,7 +209,7 @@ export class CollectionCore implements SlotOwner {
           rows.forEach((row, i) => flat.set(got.subarray(i * dim, (i + 1) * dim), row * dim));
         }),
       );
-      return { ids: [...list], vectors: list.map((_, i) => flat.subarray(i * dim, (i + 1) * dim)) };
+      return { ids: [...list], vectors: list.map((_, i) => flat.subarray(i * dim, (i + 1) * dim)), metadatas };
     });
   }
 
@@ -203,7 +221,7 @@ export class CollectionCore implements SlotOwner {
    * log order is apply order and no other write interleaves; the wait for durability happens
    * outside the turns, so concurrent writers share one fsync.
    */
-  async write(kind: WriteKind, list: readonly string[], flat: Float32Array | null): Promise<void> {
+  async write(kind: WriteKind, list: readonly string[], flat: Float32Array | null, metadatas: readonly Metadata[] | null = null): Promise<void> {
     const groups = this.#group(list);
     const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
     let durable: Promise<void> = Promise.resolve();
@@ -216,7 +234,7 @@ export class CollectionCore implements SlotOwner {
           const missing = list.filter((id) => !this.#slotOf(id).residentIds().has(id));
           if (missing.length > 0) throw notFound(this.name, missing);
         }
-        const applied = await this.#apply(kind, held, list, flat, groups);
+        const applied = await this.#apply(kind, held, list, flat, groups, metadatas);
         // Log what was applied. Normally that is everything; if a shard failed inside the
         // native core (out of memory, an internal error), the shards that did apply are logged
         // alone, so memory and log agree, and the error is thrown after.
@@ -224,7 +242,8 @@ export class CollectionCore implements SlotOwner {
         if (rows.length > 0) {
           const loggedIds = rows.length === list.length ? [...list] : rows.map((r) => list[r] as string);
           const loggedVectors = flat === null ? new Float32Array(0) : rows.length === list.length ? flat : gatherRows(flat, rows, this.spec.dim);
-          const logged = this.#host.log({ op: kind, collection: this.name, ids: loggedIds, vectors: loggedVectors, dim: this.spec.dim });
+          const loggedMeta = metadatas === null ? null : rows.length === list.length ? metadatas : rows.map((r) => metadatas[r] as Metadata);
+          const logged = this.#host.log({ op: kind, collection: this.name, ids: loggedIds, vectors: loggedVectors, dim: this.spec.dim, metadatas: loggedMeta });
           for (const slot of applied.ok) this.#store.noteApplied(slot, logged.lsn);
           durable = logged.durable;
         }
@@ -232,6 +251,93 @@ export class CollectionCore implements SlotOwner {
       }),
     );
     await durable;
+  }
+
+  /**
+   * Replaces the metadata of ids that are all present (NotFoundError naming the absent ones,
+   * nothing changed), logged and acknowledged like a write.
+   */
+  async setMetadata(list: readonly string[], metadatas: readonly Metadata[]): Promise<void> {
+    const groups = this.#group(list);
+    const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
+    let durable: Promise<void> = Promise.resolve();
+    await this.#store.use(slots, 'load', (held) =>
+      this.#store.inTurns(held, async () => {
+        const missing = list.filter((id) => !this.#slotOf(id).residentIds().has(id));
+        if (missing.length > 0) throw notFound(this.name, missing);
+        await this.#applyMeta(held, list, metadatas, groups);
+        const logged = this.#host.log({ op: 'meta', collection: this.name, ids: [...list], vectors: new Float32Array(0), dim: this.spec.dim, metadatas });
+        for (const slot of held) this.#store.noteApplied(slot, logged.lsn);
+        durable = logged.durable;
+      }),
+    );
+    await durable;
+  }
+
+  /** Reserves every shard's metadata growth (a refusal changes nothing), then sets it. */
+  async #applyMeta(slots: readonly Slot[], list: readonly string[], metadatas: readonly Metadata[], groups: ReadonlyMap<number, readonly number[]>): Promise<void> {
+    const reservations: Reservation[] = [];
+    try {
+      for (const slot of slots) {
+        const rows = groups.get(slot.index) as readonly number[];
+        const bytes = slot.residentMeta().growthBound(rows.map((r) => metadatas[r] as Metadata), slot.residentIds().labelLimit);
+        reservations.push(await this.#store.reserve(this, bytes, 'growth', slots));
+      }
+    } catch (err) {
+      for (const r of reservations) this.#store.release(r);
+      throw err;
+    }
+    slots.forEach((slot, i) => {
+      const rows = groups.get(slot.index) as readonly number[];
+      this.#store.setMetadata(slot, rows.map((r) => list[r] as string), rows.map((r) => metadatas[r] as Metadata), reservations[i] as Reservation);
+    });
+  }
+
+  /** Live records that `where` matches (loads every shard). */
+  countWhere(where: CompiledWhere): Promise<number> {
+    return this.#store.use(this.slots, 'load', async (held) => held.reduce((n, slot) => n + shardFilter(slot, where, null).count, 0));
+  }
+
+  /**
+   * One shard's live ids that `where` matches (all when null), as they are now: the snapshot a
+   * scan pages through.
+   */
+  snapshotIds(shard: number, where: CompiledWhere | null): Promise<string[]> {
+    const slot = this.slots[shard] as Slot;
+    return this.#store.use([slot], 'load', async () => {
+      const table = slot.residentIds();
+      return Array.from(labelsOf(shardFilter(slot, where, null)), (label) => table.idOf(label) as string);
+    });
+  }
+
+  /**
+   * The records of `list` (ids of one shard) that are still live (and still match `where`),
+   * with what `include` asks for. Ids deleted since the snapshot are left out; those updated
+   * come as they are now.
+   */
+  page(shard: number, list: readonly string[], vectors: boolean, metadatas: boolean, where: CompiledWhere | null): Promise<{ ids: string[]; vectors?: Float32Array[]; metadatas?: Record<string, MetadataValue>[] }> {
+    const slot = this.slots[shard] as Slot;
+    const dim = this.spec.dim;
+    // In the shard's write turn: no delete can take a label between reading it and its vector.
+    return this.#store.use([slot], 'load', (held) => this.#store.inTurns(held, async () => {
+      const table = slot.residentIds();
+      const meta = slot.residentMeta();
+      const ids: string[] = [];
+      const labels: number[] = [];
+      for (const id of list) {
+        const label = table.labelOf(id);
+        if (label === undefined || (where !== null && !where.test(meta, label))) continue;
+        ids.push(id);
+        labels.push(label);
+      }
+      const out: { ids: string[]; vectors?: Float32Array[]; metadatas?: Record<string, MetadataValue>[] } = { ids };
+      if (metadatas) out.metadatas = labels.map((label) => meta.get(label));
+      if (vectors) {
+        const flat = labels.length === 0 ? new Float32Array(0) : await this.#store.getVectors(slot, Uint32Array.from(labels));
+        out.vectors = labels.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
+      }
+      return out;
+    }));
   }
 
   /**
@@ -248,6 +354,17 @@ export class CollectionCore implements SlotOwner {
     if (slots.length === 0) return;
     await this.#store.use(slots, 'load', (held) =>
       this.#store.inTurns(held, async () => {
+        if (record.op === 'meta') {
+          // Ids present in the replayed state only: a later delete in the same replay is exact either way.
+          const present = new Map<number, number[]>();
+          for (const slot of held) {
+            const rows = (groups.get(slot.index) as number[]).filter((row) => slot.residentIds().has(record.ids[row] as string));
+            if (rows.length > 0) present.set(slot.index, rows);
+          }
+          await this.#applyMeta(held.filter((s) => present.has(s.index)), record.ids, record.metadatas ?? [], present);
+          for (const slot of held) this.#store.noteApplied(slot, record.lsn);
+          return;
+        }
         const kind = record.op === 'delete' ? 'delete' : 'upsert';
         const live = new Map<number, number[]>();
         for (const slot of held) {
@@ -255,7 +372,7 @@ export class CollectionCore implements SlotOwner {
           const rows = (groups.get(slot.index) as number[]).filter((row) => kind === 'upsert' || table.has(record.ids[row] as string));
           if (rows.length > 0) live.set(slot.index, rows);
         }
-        const applied = await this.#apply(kind, held.filter((s) => live.has(s.index)), record.ids, kind === 'upsert' ? record.vectors : null, live);
+        const applied = await this.#apply(kind, held.filter((s) => live.has(s.index)), record.ids, kind === 'upsert' ? record.vectors : null, live, record.metadatas ?? null);
         if (applied.error !== null) throw applied.error;
         for (const slot of held) this.#store.noteApplied(slot, record.lsn);
       }),
@@ -305,7 +422,7 @@ export class CollectionCore implements SlotOwner {
     return groups;
   }
 
-  #merge(outputs: readonly (ShardOutput | null)[], nq: number, k: number): QueryHit[] {
+  #merge(outputs: readonly (ShardOutput | null)[], nq: number, k: number, where: CompiledWhere | null): QueryHit[] {
     const results: QueryHit[] = [];
     for (let i = 0; i < nq; i++) {
       const ids: string[] = [];
@@ -313,8 +430,12 @@ export class CollectionCore implements SlotOwner {
       for (const hit of mergeTopK(outputs, i, k)) {
         // A label whose id is gone was deleted (or its shard unloaded) after the search: it is
         // not a result.
-        const id = (this.slots[hit.shard] as Slot).ids?.idOf(hit.label);
+        const slot = this.slots[hit.shard] as Slot;
+        const id = slot.ids?.idOf(hit.label);
         if (id === undefined) continue;
+        // A label whose metadata changed after its shard's filter was computed (a concurrent
+        // setMetadata, or a label reused by a new id) is checked again: every result matches.
+        if (where !== null && (slot.meta === null || !where.test(slot.meta, hit.label))) continue;
         ids.push(id);
         distances.push(hit.distance);
       }
@@ -333,8 +454,10 @@ export class CollectionCore implements SlotOwner {
     list: readonly string[],
     flat: Float32Array | null,
     groups: ReadonlyMap<number, readonly number[]>,
+    metadatas: readonly Metadata[] | null = null,
   ): Promise<{ ok: Slot[]; error: unknown }> {
     const reservations: Reservation[] = [];
+    const metaOf = (rows: readonly number[]): Metadata[] | null => (metadatas === null ? null : rows.map((row) => metadatas[row] as Metadata));
     try {
       for (const slot of slots) {
         const rows = groups.get(slot.index) as readonly number[];
@@ -342,7 +465,9 @@ export class CollectionCore implements SlotOwner {
         else {
           const table = slot.residentIds();
           const fresh = rows.map((row) => list[row] as string).filter((id) => !table.has(id));
-          reservations.push(await this.#store.prepareAdd(slot, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0), slots));
+          const metas = metaOf(rows);
+          const metaBytes = metas === null ? 0 : slot.residentMeta().growthBound(metas, table.labelLimit + fresh.length);
+          reservations.push(await this.#store.prepareAdd(slot, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0), slots, metaBytes));
         }
       }
     } catch (err) {
@@ -356,7 +481,7 @@ export class CollectionCore implements SlotOwner {
         const r = reservations[i] as Reservation;
         if (kind === 'delete') return this.#store.delete(slot, ids, r);
         const vectors = rows.length === list.length ? (flat as Float32Array) : gatherRows(flat as Float32Array, rows, this.spec.dim);
-        return this.#store.add(slot, ids, vectors, kind === 'upsert', r);
+        return this.#store.add(slot, ids, vectors, kind === 'upsert', r, metaOf(rows));
       }),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');

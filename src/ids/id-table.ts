@@ -86,6 +86,17 @@ export class IdTable {
     return this.#count;
   }
 
+  /** Every label in use is below this. */
+  get labelLimit(): number {
+    return this.#nextLabel;
+  }
+
+  /** Whether `label` holds a live id (no string is built). */
+  hasLabel(label: number): boolean {
+    const offset = this.#offsets[label];
+    return offset !== undefined && offset !== NO_ID;
+  }
+
   /** Exact bytes held: the byte length of every array above. */
   bytes(): number {
     return (

@@ -29,7 +29,7 @@ const PURE = new Set([
 ]);
 
 export function layerOf(file: string): Layer {
-  if (PURE.has(file) || file.startsWith('src/ids/')) return 'pure';
+  if (PURE.has(file) || file.startsWith('src/ids/') || file.startsWith('src/metadata/')) return 'pure';
   if (file === 'src/index.ts' || file === 'src/shoal.ts' || file === 'src/collection.ts' || file.startsWith('src/demo/')) return 'api';
   if (file.startsWith('src/coordinator/') || file === 'src/budget/governor.ts' || file === 'src/budget/sizes.ts') return 'coordinator';
   if (file.startsWith('src/pool/')) return 'pool';
