@@ -41,6 +41,7 @@ const SCENARIOS = {
   singles: 'single queries in flight against batched',
   scaling: 'thread scaling: shoal, usearch and hnswlib-node at 1, 2 and all threads',
   durability: 'durability: write-ahead log, recovery, warm start',
+  filtered: 'metadata filters inside the search: recall and QPS by selectivity, ingest cost',
 };
 const args = process.argv.slice(2);
 const load = (name) => import(`./scenarios/${name}.mjs`);

@@ -172,7 +172,8 @@ export class CollectionCore implements SlotOwner {
             running.push(
               this.#store.search(slot, {
                 dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
-                allow: allow !== null ? (allow[slot.index] as Uint32Array) : bits[slot.index] === null ? null : labelsOf(bits[slot.index] as ShardFilter),
+                allow: allow === null ? null : (allow[slot.index] as Uint32Array),
+                allowBits: bits[slot.index]?.words ?? null,
                 outLabels: out.labels.buffer as SharedArrayBuffer,
                 outDistances: out.distances.buffer as SharedArrayBuffer,
               }),

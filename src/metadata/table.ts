@@ -95,6 +95,7 @@ export class Column {
       const n = this.lists[at] as number;
       for (let i = 1; i <= n; i++) this.#release(this.lists[at + i] as number);
       this.listsGarbage += n + 1;
+      this.kind[label] = ABSENT;
       if (this.listsGarbage > 1024 && this.listsGarbage > this.listsUsed / 2) this.#compactLists();
     }
     this.kind[label] = ABSENT;
@@ -250,25 +251,50 @@ export class MetadataTable {
 
   /**
    * An upper bound of the bytes setting these records' metadata under labels below `labelLimit`
-   * adds: each column may double its per-label arrays (the old ones are garbage by then), and
-   * each string may be new to its dictionary (twice its bytes for the arena's doubling, plus
-   * its label's and hash slot's share).
+   * adds, column by column: per-label arrays grown (or first allocated) to cover the labels,
+   * each string counted as new to its dictionary (IdTable's own exact prediction), the counts
+   * and list arenas grown to hold them. Replaced values are not subtracted.
    */
   growthBound(metadatas: readonly Metadata[], labelLimit: number): number {
-    let bytes = 0;
-    const fields = new Set<string>();
+    const perField = new Map<string, { strings: number; stringBytes: number; listWords: number; numbers: boolean; refs: boolean }>();
     for (const m of metadatas) {
       for (const [key, v] of Object.entries(m)) {
-        fields.add(key);
-        if (typeof v === 'string') bytes += 2 * encoder.encode(v).length + 32;
-        else if (Array.isArray(v)) bytes += (v as string[]).reduce((n, s) => n + 2 * encoder.encode(s).length + 36, 8);
+        let f = perField.get(key);
+        if (f === undefined) {
+          f = { strings: 0, stringBytes: 0, listWords: 0, numbers: false, refs: false };
+          perField.set(key, f);
+        }
+        if (typeof v === 'number') f.numbers = true;
+        else if (typeof v === 'string') {
+          f.refs = true;
+          f.strings++;
+          f.stringBytes += encoder.encode(v).length;
+        } else if (Array.isArray(v)) {
+          f.refs = true;
+          f.listWords += v.length + 1;
+          for (const x of v as string[]) {
+            f.strings++;
+            f.stringBytes += encoder.encode(x).length;
+          }
+        }
       }
     }
-    const perLabel = 13 * Math.max(64, 2 * labelLimit);
-    for (const key of fields) {
-      const c = this.#columns.get(key);
-      // A new column: its arrays, an empty dictionary and its name.
-      bytes += c === undefined ? perLabel + new IdTable().bytes() + 64 + 2 * encoder.encode(key).length : labelLimit > c.kind.length ? perLabel : 0;
+    let bytes = 0;
+    for (const [key, f] of perField) {
+      const c = this.#columns.get(key) ?? new Column(key);
+      if (!this.#columns.has(key)) bytes += c.bytes();
+      let size = Math.max(64, c.kind.length);
+      while (size < labelLimit) size *= 2;
+      const grows = size > c.kind.length;
+      bytes += grows ? size : 0;
+      if (c.num !== null ? grows : f.numbers) bytes += 8 * size;
+      if (c.ref !== null ? grows : f.refs) bytes += 4 * size;
+      if (f.strings > 0) {
+        bytes += c.dict.bytesAfterAdding(f.strings, f.stringBytes) - c.dict.bytes();
+        const codes = c.dict.labelLimit + f.strings;
+        if (codes > c.refs.length) bytes += 8 * codes;
+      }
+      if (c.listsUsed + f.listWords > c.lists.length) bytes += 8 * Math.max(64, c.listsUsed + f.listWords);
     }
     return bytes;
   }

@@ -20,6 +20,8 @@ export interface SearchTask {
   readonly k: number;
   readonly ef: number;
   readonly allow: Uint32Array | null;
+  /** A bitset over labels (bit l of word l >> 5) on a SharedArrayBuffer, instead of `allow`. */
+  readonly allowBits: Uint32Array | null;
   /** nq x k results of this shard, written at [from * k, (from + count) * k). */
   readonly outLabels: SharedArrayBuffer;
   readonly outDistances: SharedArrayBuffer;

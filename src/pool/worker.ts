@@ -58,7 +58,7 @@ export const search: Handler<'search'> = (t) =>
     const queries = new Float32Array(t.queries, t.from * t.dim * 4, t.count * t.dim);
     const labels = new Uint32Array(t.outLabels, t.from * t.k * 4, t.count * t.k);
     const distances = new Float32Array(t.outDistances, t.from * t.k * 4, t.count * t.k);
-    nativeSync.searchBatchInto(t.handle, queries, t.k, t.ef, t.allow, null, labels, distances);
+    nativeSync.searchBatchInto(t.handle, queries, t.k, t.ef, t.allow, null, labels, distances, t.allowBits);
   });
 
 // Last, so every import above has loaded: the pool may terminate this thread from now on

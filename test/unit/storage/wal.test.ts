@@ -354,4 +354,26 @@ describe('encodeRecord', () => {
     expect(d.kind).toBe('record');
     if (d.kind === 'record') expect(d.record).toEqual(r);
   });
+
+  it('round-trips metadata on adds and meta records exactly', () => {
+    const metadatas = [{ n: 0.1 + 0.2, s: 'é\u2028"', tags: ['x', ''], ok: false }, {}];
+    for (const r of [
+      { lsn: 8, op: 'add', collection: 'c', ids: ['a', 'b'], vectors: new Float32Array([1, 2, 3, 4]), dim: 2, metadatas },
+      { lsn: 9, op: 'meta', collection: 'c', ids: ['a', 'b'], vectors: new Float32Array(0), dim: 0, metadatas },
+    ] as WalRecord[]) {
+      const d = decodeRecord(encodeRecord(r), 0);
+      expect(d.kind).toBe('record');
+      if (d.kind === 'record') expect(d.record).toEqual(r);
+    }
+  });
+
+  it('reads a record without metadata as before: no metadatas field', () => {
+    const d = decodeRecord(encodeRecord({ lsn: 3, op: 'upsert', collection: 'c', ids: ['a'], vectors: new Float32Array([1, 2]), dim: 2 }), 0);
+    expect(d.kind === 'record' && !('metadatas' in d.record)).toBe(true);
+  });
+
+  it('treats a metadata section that does not match its ids as damage', () => {
+    const good = encodeRecord({ lsn: 4, op: 'meta', collection: 'c', ids: ['a', 'b'], vectors: new Float32Array(0), dim: 0, metadatas: [{ x: 1 }] });
+    expect(decodeRecord(good, 0)).toMatchObject({ kind: 'bad', why: 'record metadata does not match its ids' });
+  });
 });
