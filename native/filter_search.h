@@ -38,19 +38,49 @@ struct LabelBits {
 // Bits set in n words.
 size_t CountBits(const uint32_t* words, size_t n);
 
-// At or below this many allowed labels per unit of search breadth (max(ef, k)), the exact scan
+// The allowed set over hnswlib's internal ids, live elements only, built once per search call
+// from the label bitset: one pass over the elements' labels, after which testing a node is a
+// bit in a small array (n / 8 bytes) rather than a read of its label beside its vector.
+class ElementBits {
+ public:
+  ElementBits(const HnswIndex& index, const LabelBits& labels);
+  bool Has(uint32_t id) const { return ((words_[id >> 6] >> (id & 63)) & 1u) != 0; }
+  size_t count() const { return count_; }
+  // Calls f(id) for each allowed element, ascending.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (size_t w = 0; w < words_.size(); ++w) {
+      for (uint64_t word = words_[w]; word != 0; word &= word - 1) {
+        f(static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(word))));
+      }
+    }
+  }
+
+ private:
+  std::vector<uint64_t> words_;
+  size_t count_ = 0;
+};
+
+// At or below this many allowed elements per unit of search breadth (max(ef, k)), the exact scan
 // is taken. Measured in bench/scenarios/filtered.mjs (docs/internals.md, "Filtered search").
 constexpr size_t kBitsExactPerEf = 32;
+// Below this fraction of live elements allowed, the walk passes through filtered-out nodes
+// unscored (two hops); at or above it, scoring them costs less than the second hop's extra
+// candidates. docs/internals.md, "Filtered search".
+constexpr double kTwoHopBelow = 0.4;
 
-// The k nearest allowed, live elements by distance, exactly; missing results are kNoLabel / inf.
+// The k nearest allowed elements by distance, exactly; missing results are kNoLabel / inf.
 void ExactBitsSearch(const HnswIndex& index, const Space& space, const float* query, size_t k,
-                     const LabelBits& allow, uint32_t* out_labels, float* out_distances);
+                     const ElementBits& allow, uint32_t* out_labels, float* out_distances);
 
 using ScoredQueue = std::priority_queue<std::pair<float, uint32_t>>;
 
-// Layer-0 walk from `entry` keeping the ef nearest allowed, live elements found (a max-heap of
-// distance and internal id). Runs under the caller's shared segment lock.
+// Layer-0 walk from `entry` keeping the ef nearest allowed elements found (a max-heap of
+// distance and internal id). Runs under the caller's shared segment lock. `two_hop`: filtered-out
+// neighbours are passed through unscored (ACORN-1); otherwise they are scored and walked like
+// any node but never returned (hnswlib's way, cheaper when most nodes pass).
 ScoredQueue FilteredBaseSearch(const HnswIndex& index, const Space& space, uint32_t entry,
-                               const float* query, size_t ef, const LabelBits& allow);
+                               const float* query, size_t ef, const ElementBits& allow,
+                               bool two_hop);
 
 }  // namespace shoal

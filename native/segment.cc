@@ -341,6 +341,9 @@ void Segment::SearchBatch(const float* queries, size_t nq, size_t k, size_t ef,
 
   std::shared_lock<RwLock> guard(lock_);
   ThrowIfClosed();
+  // Outside the account's scope, like the sorted allow-list: scratch of this call, not the index.
+  std::unique_ptr<ElementBits> elements;
+  if (bits != nullptr) elements = std::make_unique<ElementBits>(*index_, *bits);
   const uint32_t running = searches_running_.fetch_add(1, std::memory_order_relaxed) + 1;
   uint32_t peak = searches_peak_.load(std::memory_order_relaxed);
   while (running > peak && !searches_peak_.compare_exchange_weak(peak, running)) {
@@ -361,8 +364,8 @@ void Segment::SearchBatch(const float* queries, size_t nq, size_t k, size_t ef,
         NormalizeInPlace(unit.data(), spec_.dim);
         q = unit.data();
       }
-      if (bits != nullptr) {
-        SearchBits(q, k, ef, *bits, out_labels + done * k, out_distances + done * k);
+      if (elements != nullptr) {
+        SearchBits(q, k, ef, *elements, out_labels + done * k, out_distances + done * k);
       } else {
         SearchOne(q, k, ef, allow != nullptr ? allow_sorted.data() : nullptr, allow_sorted.size(),
                   out_labels + done * k, out_distances + done * k);
@@ -394,22 +397,24 @@ void Segment::SearchOne(const float* query, size_t k, size_t ef, const uint32_t*
   EmitNearest(index, top, k, out_labels, out_distances);
 }
 
-void Segment::SearchBits(const float* query, size_t k, size_t ef, const LabelBits& bits,
+void Segment::SearchBits(const float* query, size_t k, size_t ef, const ElementBits& bits,
                          uint32_t* out_labels, float* out_distances) const {
   const Index& index = *index_;
   const size_t breadth = std::max(ef, k);
-  if (index.cur_element_count == 0 || bits.count == 0) {
+  if (index.cur_element_count == 0 || bits.count() == 0) {
     FillEmpty(out_labels, out_distances, 0, k);
     return;
   }
-  if (bits.count <= kBitsExactPerEf * breadth) {
+  if (bits.count() <= kBitsExactPerEf * breadth) {
     ExactBitsSearch(index, *space_, query, k, bits, out_labels, out_distances);
     return;
   }
-  auto top = FilteredBaseSearch(index, *space_, Descend(query), query, breadth, bits);
+  const size_t live = index.cur_element_count - index.num_deleted_;
+  const bool two_hop = static_cast<double>(bits.count()) < kTwoHopBelow * static_cast<double>(live);
+  auto top = FilteredBaseSearch(index, *space_, Descend(query), query, breadth, bits, two_hop);
   // A walk that found fewer than k although more are allowed (the allowed elements it could
   // reach ran out) falls back to the exact scan: fewer than k only when fewer than k match.
-  if (top.size() < std::min(k, bits.count)) {
+  if (top.size() < std::min(k, bits.count())) {
     ExactBitsSearch(index, *space_, query, k, bits, out_labels, out_distances);
     return;
   }

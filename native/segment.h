@@ -102,7 +102,7 @@ class Segment {
   void EnsureLabelLocks();
   void SearchOne(const float* query, size_t k, size_t ef, const uint32_t* allow_sorted,
                  size_t allow_count, uint32_t* out_labels, float* out_distances) const;
-  void SearchBits(const float* query, size_t k, size_t ef, const LabelBits& bits,
+  void SearchBits(const float* query, size_t k, size_t ef, const ElementBits& bits,
                   uint32_t* out_labels, float* out_distances) const;
   // Greedy descent through the upper layers: the layer-0 entry for `query`.
   uint32_t Descend(const float* query) const;

@@ -66,6 +66,7 @@ async function ingest(Shoal, ds, threads, metas) {
   const db = await Shoal.open({ threads, warmStart: false });
   const col = await db.createCollection('c', { dim: ds.dim, shards: 1, ...GRAPH });
   const n = ds.base.length / ds.dim;
+  const cpu0 = process.cpuUsage();
   const t0 = now();
   let next = 0;
   const sender = async () => {
@@ -77,7 +78,8 @@ async function ingest(Shoal, ds, threads, metas) {
     }
   };
   await Promise.all(Array.from({ length: 2 * threads }, sender));
-  return { db, col, seconds: (now() - t0) / 1000 };
+  const cpu = process.cpuUsage(cpu0);
+  return { db, col, seconds: (now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 export async function child({ dataset, threads, maxQueries, minQueries, ingestRuns }) {
@@ -92,13 +94,17 @@ export async function child({ dataset, threads, maxQueries, minQueries, ingestRu
   // Ingest with and without metadata, alternating; the best run of each.
   const plain = [];
   const withMeta = [];
+  const plainCpu = [];
+  const withMetaCpu = [];
   let built = null;
   for (let r = 0; r < ingestRuns; r++) {
     const a = await ingest(Shoal, ds, threads, null);
     plain.push(a.seconds);
+    plainCpu.push(a.cpuSeconds);
     await a.db.close();
     const b = await ingest(Shoal, ds, threads, metas);
     withMeta.push(b.seconds);
+    withMetaCpu.push(b.cpuSeconds);
     if (r < ingestRuns - 1) await b.db.close();
     else built = b;
   }
@@ -143,7 +149,11 @@ export async function child({ dataset, threads, maxQueries, minQueries, ingestRu
   await db.close();
   return {
     dataset, n, nq, threads, ef: EF,
-    ingest: { plainSeconds: Math.min(...plain), metadataSeconds: Math.min(...withMeta), plainRuns: plain, metadataRuns: withMeta },
+    ingest: {
+      plainSeconds: Math.min(...plain), metadataSeconds: Math.min(...withMeta), plainRuns: plain, metadataRuns: withMeta,
+      // CPU seconds of the whole process (every thread): less disturbed by other load than wall time.
+      plainCpuSeconds: Math.min(...plainCpu), metadataCpuSeconds: Math.min(...withMetaCpu),
+    },
     metadataBytesPerRecord: metadataBytes / n,
     usedBytes: stats.usedBytes,
     rows,
@@ -160,7 +170,12 @@ export function report(data) {
     const base = r.rows[0].qps;
     md.push(...table(['selectivity', 'matching', 'recall@10', 'every result matches', 'short of k', 'QPS', 'QPS ÷ unfiltered'], r.rows.map((x) => [x.filter === 'none' ? 'unfiltered' : `${fmt(100 * x.selectivity, 0)} %`, fmt(x.matching), fmt(x.recall, 3), x.allMatch ? 'yes' : '**no**', String(x.short), fmt(x.qps), ratio(x.qps, base)])));
     md.push('');
-    md.push(`Ingest (best of ${r.ingest.plainRuns.length}): ${fmt(r.ingest.plainSeconds, 2)} s without metadata, ${fmt(r.ingest.metadataSeconds, 2)} s with 4 fields per record (${fmt(100 * (r.ingest.metadataSeconds / r.ingest.plainSeconds - 1), 1)} %); metadata ${fmt(r.metadataBytesPerRecord, 1)} accounted bytes per record.`, '');
+    const pct = (a, b) => `${a > b ? '+' : ''}${fmt(100 * (a / b - 1), 1)} %`;
+    md.push(
+      `Ingest (best of ${r.ingest.plainRuns.length}): ${fmt(r.ingest.plainSeconds, 2)} s without metadata, ${fmt(r.ingest.metadataSeconds, 2)} s with 4 fields per record (${pct(r.ingest.metadataSeconds, r.ingest.plainSeconds)}); ` +
+        `CPU time ${fmt(r.ingest.plainCpuSeconds, 2)} s against ${fmt(r.ingest.metadataCpuSeconds, 2)} s (${pct(r.ingest.metadataCpuSeconds, r.ingest.plainCpuSeconds)}); metadata ${fmt(r.metadataBytesPerRecord, 1)} accounted bytes per record.`,
+      '',
+    );
     const file = `filtered-${r.dataset}.svg`;
     charts.push({ file, svg: lineChart({ title: `Filtered QPS ÷ unfiltered — ${r.dataset}`, xLabel: 'selectivity', yLabel: 'QPS ratio', series: [{ name: 'shoal', points: r.rows.slice(1).map((x) => [x.selectivity, x.qps / base]) }] }) });
     md.push(`![filtered QPS ratio, ${r.dataset}](${file})`, '');

@@ -268,13 +268,13 @@ export class MetadataTable {
         else if (typeof v === 'string') {
           f.refs = true;
           f.strings++;
-          f.stringBytes += encoder.encode(v).length;
+          f.stringBytes += 3 * v.length; // UTF-8 bytes at most, without encoding
         } else if (Array.isArray(v)) {
           f.refs = true;
           f.listWords += v.length + 1;
           for (const x of v as string[]) {
             f.strings++;
-            f.stringBytes += encoder.encode(x).length;
+            f.stringBytes += 3 * x.length;
           }
         }
       }
