@@ -9,6 +9,7 @@
         "native/crc32c.cc",
         "native/distance.cc",
         "native/file_lock.cc",
+        "native/filter_search.cc",
         "native/js_call.cc",
         "native/memory_estimate.cc",
         "native/process_exports.cc",

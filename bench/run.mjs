@@ -44,6 +44,7 @@ const SCENARIOS = {
   backup: 'backup, export and import: round trips checked bit for bit',
   serving: 'serving: query throughput while /metrics is scraped',
   memory: 'process memory against the limit: peak RSS per workload',
+  filtered: 'metadata filters inside the search: recall and QPS by selectivity, ingest cost',
 };
 const args = process.argv.slice(2);
 const load = (name) => import(`./scenarios/${name}.mjs`);

@@ -59,6 +59,21 @@ void FillEmpty(uint32_t* labels, float* distances, size_t from, size_t k) {
   }
 }
 
+// Writes the k nearest of a max-heap of (distance, internal id), nearest first; the rest empty.
+template <typename Queue>
+void EmitNearest(const HnswIndex& index, Queue& top, size_t k, uint32_t* out_labels,
+                 float* out_distances) {
+  while (top.size() > k) top.pop();
+  size_t found = top.size();
+  FillEmpty(out_labels, out_distances, found, k);
+  while (!top.empty()) {
+    --found;
+    out_labels[found] = static_cast<uint32_t>(index.getExternalLabel(top.top().second));
+    out_distances[found] = top.top().first;
+    top.pop();
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<Segment> Segment::Create(const SegmentSpec& spec) {
@@ -309,7 +324,8 @@ void Segment::DeleteBatch(const uint32_t* labels, size_t n) {
 
 void Segment::SearchBatch(const float* queries, size_t nq, size_t k, size_t ef,
                           const uint32_t* allow, size_t allow_count, uint32_t* out_labels,
-                          float* out_distances, const CancelFlag& cancel) const {
+                          float* out_distances, const CancelFlag& cancel,
+                          const LabelBits* bits) const {
   if (k < 1) throw Failure(ErrorCode::kInvalidArgument, "k: must be an integer >= 1, got 0");
   if (ef < 1) throw Failure(ErrorCode::kInvalidArgument, "ef: must be an integer >= 1, got 0");
   CheckVectors(queries, nq, "queries");
@@ -325,6 +341,9 @@ void Segment::SearchBatch(const float* queries, size_t nq, size_t k, size_t ef,
 
   std::shared_lock<RwLock> guard(lock_);
   ThrowIfClosed();
+  // Outside the account's scope, like the sorted allow-list: scratch of this call, not the index.
+  std::unique_ptr<ElementBits> elements;
+  if (bits != nullptr) elements = std::make_unique<ElementBits>(*index_, *bits);
   const uint32_t running = searches_running_.fetch_add(1, std::memory_order_relaxed) + 1;
   uint32_t peak = searches_peak_.load(std::memory_order_relaxed);
   while (running > peak && !searches_peak_.compare_exchange_weak(peak, running)) {
@@ -345,8 +364,12 @@ void Segment::SearchBatch(const float* queries, size_t nq, size_t k, size_t ef,
         NormalizeInPlace(unit.data(), spec_.dim);
         q = unit.data();
       }
-      SearchOne(q, k, ef, allow != nullptr ? allow_sorted.data() : nullptr, allow_sorted.size(),
-                out_labels + done * k, out_distances + done * k);
+      if (elements != nullptr) {
+        SearchBits(q, k, ef, *elements, out_labels + done * k, out_distances + done * k);
+      } else {
+        SearchOne(q, k, ef, allow != nullptr ? allow_sorted.data() : nullptr, allow_sorted.size(),
+                  out_labels + done * k, out_distances + done * k);
+      }
     }
   }
   cancel.ThrowIfSet("search", done, nq);
@@ -365,7 +388,42 @@ void Segment::SearchOne(const float* query, size_t k, size_t ef, const uint32_t*
     SearchExact(query, k, allow_sorted, allow_count, out_labels, out_distances);
     return;
   }
+  const tableint current = Descend(query);
+  AllowFilter filter(allow_sorted, allow_count);
+  auto top = (index.num_deleted_ == 0 && allow_sorted == nullptr)
+                 ? index.searchBaseLayerST<true>(current, query, breadth)
+                 : index.searchBaseLayerST<false>(current, query, breadth,
+                                                  allow_sorted != nullptr ? &filter : nullptr);
+  EmitNearest(index, top, k, out_labels, out_distances);
+}
 
+void Segment::SearchBits(const float* query, size_t k, size_t ef, const ElementBits& bits,
+                         uint32_t* out_labels, float* out_distances) const {
+  const Index& index = *index_;
+  const size_t breadth = std::max(ef, k);
+  if (index.cur_element_count == 0 || bits.count() == 0) {
+    FillEmpty(out_labels, out_distances, 0, k);
+    return;
+  }
+  if (bits.count() <= kBitsExactPerEf * breadth) {
+    ExactBitsSearch(index, *space_, query, k, bits, out_labels, out_distances);
+    return;
+  }
+  const size_t live = index.cur_element_count - index.num_deleted_;
+  const bool two_hop = static_cast<double>(bits.count()) < kTwoHopBelow * static_cast<double>(live);
+  auto top = FilteredBaseSearch(index, *space_, Descend(query), query, breadth, bits, two_hop);
+  // A walk that found fewer than k although more are allowed (the allowed elements it could
+  // reach ran out) falls back to the exact scan: fewer than k only when fewer than k match.
+  if (top.size() < std::min(k, bits.count())) {
+    ExactBitsSearch(index, *space_, query, k, bits, out_labels, out_distances);
+    return;
+  }
+  EmitNearest(index, top, k, out_labels, out_distances);
+}
+
+uint32_t Segment::Descend(const float* query) const {
+  const Index& index = *index_;
+  const size_t slots = index.cur_element_count;
   // Greedy descent through the upper layers (as hnswlib's searchKnn, but with the caller's
   // ef rather than the index-wide ef_ that every thread would share).
   tableint current = index.enterpoint_node_;
@@ -393,21 +451,7 @@ void Segment::SearchOne(const float* query, size_t k, size_t ef, const uint32_t*
       }
     }
   }
-
-  AllowFilter filter(allow_sorted, allow_count);
-  auto top = (index.num_deleted_ == 0 && allow_sorted == nullptr)
-                 ? index.searchBaseLayerST<true>(current, query, breadth)
-                 : index.searchBaseLayerST<false>(current, query, breadth,
-                                                  allow_sorted != nullptr ? &filter : nullptr);
-  while (top.size() > k) top.pop();
-  size_t found = top.size();
-  FillEmpty(out_labels, out_distances, found, k);
-  while (!top.empty()) {
-    --found;
-    out_labels[found] = static_cast<uint32_t>(index.getExternalLabel(top.top().second));
-    out_distances[found] = top.top().first;
-    top.pop();
-  }
+  return current;
 }
 
 void Segment::SearchExact(const float* query, size_t k, const uint32_t* allow, size_t allow_count,

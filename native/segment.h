@@ -25,6 +25,7 @@
 
 #include "accounting.h"
 #include "distance.h"
+#include "filter_search.h"
 #include "rw_lock.h"
 #include "segment_spec.h"
 
@@ -70,10 +71,11 @@ class Segment {
   // Deletes all labels or none: throws kNotFound if any is absent.
   void DeleteBatch(const uint32_t* labels, size_t n);
   // For each of nq queries writes k labels and distances, nearest first; missing results are
-  // kNoLabel / +inf. `allow` (sorted or not, may be null) restricts results to those labels.
+  // kNoLabel / +inf. `allow` (sorted or not, may be null) restricts results to those labels;
+  // so does `bits` (a bitset over labels, may be null; filter_search.h), instead of `allow`.
   void SearchBatch(const float* queries, size_t nq, size_t k, size_t ef, const uint32_t* allow,
                    size_t allow_count, uint32_t* out_labels, float* out_distances,
-                   const CancelFlag& cancel) const;
+                   const CancelFlag& cancel, const LabelBits* bits = nullptr) const;
   // Copies the stored vectors of n labels (cosine: the normalised ones). Throws kNotFound.
   void GetVectors(const uint32_t* labels, size_t n, float* out) const;
   // Sets capacity (slots). Throws kInvalidArgument below the slots in use.
@@ -100,6 +102,10 @@ class Segment {
   void EnsureLabelLocks();
   void SearchOne(const float* query, size_t k, size_t ef, const uint32_t* allow_sorted,
                  size_t allow_count, uint32_t* out_labels, float* out_distances) const;
+  void SearchBits(const float* query, size_t k, size_t ef, const ElementBits& bits,
+                  uint32_t* out_labels, float* out_distances) const;
+  // Greedy descent through the upper layers: the layer-0 entry for `query`.
+  uint32_t Descend(const float* query) const;
   void SearchExact(const float* query, size_t k, const uint32_t* allow, size_t allow_count,
                    uint32_t* out_labels, float* out_distances) const;
 

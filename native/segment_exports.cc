@@ -140,7 +140,8 @@ class DeleteOp {
   LabelInput labels_;
 };
 
-// (handle, queries, k, ef, allow | null, cancel | null, outLabels?, outDistances?)
+// (handle, queries, k, ef, allow | null, cancel | null, outLabels?, outDistances?, allowBits?)
+// allowBits: a Uint32Array bitset over labels (bit l of word l >> 5), instead of allow.
 // With output arrays (synchronous calls only) results are written into them, typically views
 // of a SharedArrayBuffer; otherwise they are returned as { labels, distances }.
 class SearchOp {
@@ -155,6 +156,12 @@ class SearchOp {
     if (!IsAbsent(info[4])) {
       allow_ = ReadLabels(info[4], "allow", async);
       has_allow_ = true;
+    }
+    if (info.Length() > 8 && !IsAbsent(info[8])) {
+      if (has_allow_) throw Failure(ErrorCode::kInvalidArgument, "allowBits: give allow or allowBits, not both");
+      bit_words_ = ReadLabels(info[8], "allowBits", async);
+      bits_ = LabelBits{bit_words_.data(), bit_words_.size(), CountBits(bit_words_.data(), bit_words_.size())};
+      has_bits_ = true;
     }
     const size_t slots = query_count_ * k_;
     if (!IsAbsent(info[6]) || !IsAbsent(info[7])) {
@@ -192,7 +199,7 @@ class SearchOp {
     ReleaseOnExit release(segment_);
     segment_->SearchBatch(queries_.data(), query_count_, k_, ef_,
                           has_allow_ ? allow_.data() : nullptr, allow_.size(), out_labels_,
-                          out_distances_, cancel_.flag());
+                          out_distances_, cancel_.flag(), has_bits_ ? &bits_ : nullptr);
   }
 
   Napi::Value Result(Napi::Env env) {
@@ -216,6 +223,9 @@ class SearchOp {
   size_t query_count_ = 0;
   LabelInput allow_;
   bool has_allow_ = false;
+  LabelInput bit_words_;
+  LabelBits bits_;
+  bool has_bits_ = false;
   uint32_t* out_labels_ = nullptr;
   float* out_distances_ = nullptr;
   std::vector<uint32_t> own_labels_;

@@ -11,8 +11,10 @@ import type { Database } from './coordinator/database.js';
 import type { CollectionStats } from './coordinator/stats.js';
 import { collectionStats } from './coordinator/stats.js';
 import { InvalidArgumentError, InvalidLabelError, type CorruptionError } from './errors.js';
+import { checkMetadatas, type Metadata, type MetadataValue } from './metadata/values.js';
+import { CompiledWhere } from './metadata/where.js';
 import type { SpaceName } from './native/binding.js';
-import { EXPORT_FORMAT, EXPORT_VERSION, withOutput, writeExport } from './tools/jsonl.js';
+import { EXPORT_FORMAT, EXPORT_VERSION, withOutput, writeExport, type ExportPage } from './tools/jsonl.js';
 import { checkInteger, checkNormalizable, describe, toFloatRows, type VectorsInput } from './vectors.js';
 
 export interface CollectionOptions {
@@ -40,6 +42,30 @@ export interface QueryOptions {
   readonly ef?: number;
   /** Only these ids may be returned. */
   readonly filter?: { readonly ids: readonly string[] };
+  /**
+   * Only records whose metadata matches (Chroma's operators; docs/api.md): every result
+   * matches, and fewer than k come back only when fewer than k records match.
+   */
+  readonly where?: Where;
+}
+
+/** A metadata filter: `{ field: value }`, `{ field: { $gt: 3 } }`, `{ $and: [...] }`, ... (docs/api.md). */
+export type Where = Readonly<Record<string, unknown>>;
+
+export interface ScanOptions {
+  /** Records per page. Default 1000. */
+  readonly batchSize?: number;
+  /** Only records whose metadata matches. */
+  readonly where?: Where;
+  /** What each page carries besides ids. Default ['metadatas']. */
+  readonly include?: readonly ('vectors' | 'metadatas')[];
+}
+
+/** One page of a scan: ids, and the vectors and metadatas `include` asked for. */
+export interface ScanPage {
+  readonly ids: string[];
+  readonly vectors?: Float32Array[];
+  readonly metadatas?: Record<string, MetadataValue>[];
 }
 
 export interface QueryResult {
@@ -52,6 +78,8 @@ export interface GetResult {
   readonly ids: string[];
   /** One row per id (cosine: the stored unit vectors). */
   readonly vectors: Float32Array[];
+  /** One per id: its metadata, {} when it has none. */
+  readonly metadatas: Record<string, MetadataValue>[];
 }
 
 export interface ExportOptions {
@@ -137,17 +165,35 @@ export class Collection {
   }
 
   /**
-   * Adds vectors under new ids. @throws {AlreadyExistsError} if an id is present (nothing is
-   * added), {DimensionMismatchError}, {InvalidVectorError}, {InvalidLabelError} for bad or
-   * repeated ids, {ClosedError}.
+   * Adds vectors under new ids, each with its metadata (a plain object of strings, finite
+   * numbers, booleans or arrays of strings; null or absent: none). @throws {AlreadyExistsError}
+   * if an id is present (nothing is added), {DimensionMismatchError}, {InvalidVectorError},
+   * {InvalidLabelError} for bad or repeated ids, {InvalidMetadataError} naming the id and key,
+   * {ClosedError}.
    */
-  add(ids: readonly string[], vectors: VectorsInput): Promise<void> {
-    return this.#call(() => this.#write('add', ids, vectors));
+  add(ids: readonly string[], vectors: VectorsInput, metadatas?: readonly (Metadata | null | undefined)[]): Promise<void> {
+    return this.#call(() => this.#write('add', ids, vectors, metadatas));
   }
 
-  /** Adds vectors, replacing those of ids already present. */
-  upsert(ids: readonly string[], vectors: VectorsInput): Promise<void> {
-    return this.#call(() => this.#write('upsert', ids, vectors));
+  /**
+   * Adds vectors, replacing those of ids already present. With metadatas, each id's metadata is
+   * replaced too; without, ids already present keep theirs.
+   */
+  upsert(ids: readonly string[], vectors: VectorsInput, metadatas?: readonly (Metadata | null | undefined)[]): Promise<void> {
+    return this.#call(() => this.#write('upsert', ids, vectors, metadatas));
+  }
+
+  /**
+   * Replaces the metadata of ids already present; vectors stay as they are.
+   * @throws {NotFoundError} naming absent ids, {InvalidMetadataError}; either way nothing changes.
+   */
+  setMetadata(ids: readonly string[], metadatas: readonly (Metadata | null | undefined)[]): Promise<void> {
+    return this.#call(async () => {
+      const list = checkIds(ids);
+      const metas = checkMetadatas(metadatas, list);
+      if (metas === null) throw new InvalidArgumentError(`metadatas: must be an array of ${list.length} objects (one per id), got undefined`);
+      return this.#core.setMetadata(list, metas);
+    });
   }
 
   /** Deletes every id or none. @throws {NotFoundError} naming the absent ids. */
@@ -155,14 +201,52 @@ export class Collection {
     return this.#call(() => this.#core.write('delete', checkIds(ids), null));
   }
 
-  /** The stored vectors of `ids`, in order. @throws {NotFoundError} */
+  /** The stored vectors and metadata of `ids`, in order. @throws {NotFoundError} */
   get(ids: readonly string[]): Promise<GetResult> {
     return this.#call(() => this.#core.get(checkIds(ids)));
   }
 
-  /** Live ids in the collection. */
-  count(): Promise<number> {
-    return this.#call(async () => this.#core.count);
+  /**
+   * Live records in the collection; with `where`, those whose metadata matches (which loads
+   * every shard). @throws {InvalidFilterError}
+   */
+  count(options: { readonly where?: Where } = {}): Promise<number> {
+    return this.#call(async () => {
+      if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
+      if (options.where === undefined) return this.#core.count;
+      return this.#core.countWhere(CompiledWhere.compile(options.where));
+    });
+  }
+
+  /**
+   * Every live record, page by page, while writes go on. Shards are read one after another;
+   * each shard's ids (those `where` matches) are taken when the scan reaches it, and each page
+   * is read as it is at that moment. So a record live for the whole scan comes exactly once;
+   * one deleted before its page is read does not come; one added to a shard the scan has
+   * already reached does not come (one added to a shard not yet reached does); an updated
+   * record comes as its page finds it (with `where`: if it still matches).
+   * @throws {InvalidArgumentError} for bad options, {InvalidFilterError}
+   */
+  scan(options: ScanOptions = {}): AsyncIterableIterator<ScanPage> {
+    this.#db.checkOpen();
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options: must be an object, got ${describe(options)}`);
+    const batchSize = checkInteger(options.batchSize ?? 1000, 'batchSize', 1, 1_000_000);
+    const where = options.where === undefined ? null : CompiledWhere.compile(options.where);
+    const include = options.include ?? ['metadatas'];
+    if (!Array.isArray(include) || !include.every((x) => x === 'vectors' || x === 'metadatas')) {
+      throw new InvalidArgumentError(`include: must be an array of 'vectors' and 'metadatas', got ${describe(include)}`);
+    }
+    return this.#scan(batchSize, where, include.includes('vectors'), include.includes('metadatas'));
+  }
+
+  async *#scan(batchSize: number, where: CompiledWhere | null, vectors: boolean, metadatas: boolean): AsyncGenerator<ScanPage> {
+    for (let shard = 0; shard < this.shardCount; shard++) {
+      const ids = await this.#call(() => this.#core.snapshotIds(shard, where));
+      for (let from = 0; from < ids.length; from += batchSize) {
+        const page = await this.#call(() => this.#core.page(shard, ids.slice(from, from + batchSize), vectors, metadatas, where));
+        if (page.ids.length > 0) yield page;
+      }
+    }
   }
 
   /**
@@ -177,7 +261,8 @@ export class Collection {
       if (this.space === 'cosine') checkNormalizable(q, this.dim, 'queries');
       const k = checkInteger(options.k ?? 10, 'k', 1, 10_000);
       const ef = checkInteger(options.ef ?? Math.max(k, this.efSearch), 'ef', 1, 1 << 20);
-      return this.#core.query(q, k, ef, checkFilter(options.filter));
+      const where = options.where === undefined ? null : CompiledWhere.compile(options.where);
+      return this.#core.query(q, k, ef, { ids: checkFilter(options.filter), where });
     });
   }
 
@@ -199,8 +284,7 @@ export class Collection {
         format: EXPORT_FORMAT, version: EXPORT_VERSION, name: c.name, dim: c.spec.dim, space: c.spec.space, M: c.spec.M,
         efConstruction: c.spec.efConstruction, efSearch: c.efSearch, shards: c.slots.length, count: c.count, exportedAtMs: Date.now(),
       } as const;
-      // The core's label-order pages; col.scan({ batchSize, include: ['vectors', 'metadatas'] }) can take over here.
-      return withOutput(dest, (out) => writeExport(header, c.pages(batchSize), out));
+      return withOutput(dest, (out) => writeExport(header, exportPages(this.#scan(batchSize, null, true, true), c.spec.dim), out));
     });
   }
 
@@ -248,14 +332,15 @@ export class Collection {
     }
   }
 
-  #write(kind: 'add' | 'upsert', ids: readonly string[], vectors: VectorsInput): Promise<void> {
+  #write(kind: 'add' | 'upsert', ids: readonly string[], vectors: VectorsInput, metadatas: unknown): Promise<void> {
     const list = checkIds(ids);
+    const metas = checkMetadatas(metadatas, list);
     if (vectors === null || vectors === undefined) {
       throw new InvalidArgumentError(`vectors: must be a Float32Array or an array of ${list.length} vectors of dim ${this.dim}, got ${describe(vectors)}`);
     }
     const flat = toFloatRows(vectors, this.dim, 'vectors', list.length);
     if (this.space === 'cosine') checkNormalizable(flat, this.dim, 'vectors');
-    return this.#core.write(kind, list, flat);
+    return this.#core.write(kind, list, flat, metas);
   }
 }
 
@@ -284,4 +369,13 @@ export function checkIds(ids: unknown): string[] {
     seen.add(id);
   });
   return ids as string[];
+}
+
+/** Scan pages as the export writer takes them: vectors flat, and no metadata field for a record without any. */
+async function* exportPages(pages: AsyncIterable<ScanPage>, dim: number): AsyncGenerator<ExportPage> {
+  for await (const page of pages) {
+    const flat = new Float32Array(page.ids.length * dim);
+    page.vectors?.forEach((v, i) => flat.set(v, i * dim));
+    yield { ids: page.ids, vectors: flat, metadatas: page.metadatas?.map((m) => (Object.keys(m).length === 0 ? undefined : m)) };
+  }
 }

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'SHOAL_DIMENSION_MISMATCH'
   | 'SHOAL_INVALID_VECTOR'
   | 'SHOAL_INVALID_LABEL'
+  | 'SHOAL_INVALID_METADATA'
+  | 'SHOAL_INVALID_FILTER'
   | 'SHOAL_ALREADY_EXISTS'
   | 'SHOAL_NOT_FOUND'
   | 'SHOAL_CAPACITY_EXCEEDED'
@@ -116,6 +118,22 @@ export class InvalidLabelError extends InvalidArgumentError {
   }
 }
 
+/** A metadata value that cannot be stored: details name the id, the row and the key. */
+export class InvalidMetadataError extends InvalidArgumentError {
+  declare readonly details: ArgumentDetails & { readonly id?: string; readonly key?: string };
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, details, 'SHOAL_INVALID_METADATA');
+  }
+}
+
+/** A `where` filter that is not one the filter language allows; the message says what was expected. */
+export class InvalidFilterError extends InvalidArgumentError {
+  declare readonly details: ArgumentDetails & { readonly path?: string };
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, details, 'SHOAL_INVALID_FILTER');
+  }
+}
+
 export class AlreadyExistsError extends ShoalError {
   declare readonly details: PresenceDetails;
   constructor(message: string, details: ErrorDetails = {}) {
@@ -211,6 +229,8 @@ const BY_CODE: Record<Exclude<ErrorCode, 'SHOAL_BUDGET_EXCEEDED'>, Rebuild> = {
   SHOAL_DIMENSION_MISMATCH: (m, d) => new DimensionMismatchError(m, d),
   SHOAL_INVALID_VECTOR: (m, d) => new InvalidVectorError(m, d),
   SHOAL_INVALID_LABEL: (m, d) => new InvalidLabelError(m, d),
+  SHOAL_INVALID_METADATA: (m, d) => new InvalidMetadataError(m, d),
+  SHOAL_INVALID_FILTER: (m, d) => new InvalidFilterError(m, d),
   SHOAL_ALREADY_EXISTS: (m, d) => new AlreadyExistsError(m, d),
   SHOAL_NOT_FOUND: (m, d) => new NotFoundError(m, d),
   SHOAL_CAPACITY_EXCEEDED: (m, d) => new CapacityExceededError(m, d),

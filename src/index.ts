@@ -5,6 +5,8 @@ export {
   DimensionMismatchError,
   InvalidVectorError,
   InvalidLabelError,
+  InvalidMetadataError,
+  InvalidFilterError,
   AlreadyExistsError,
   NotFoundError,
   CapacityExceededError,
@@ -42,8 +44,20 @@ export {
   type ImportOptions,
 } from './shoal.js';
 export type { ShoalStats, CollectionStats, ShardStats } from './coordinator/stats.js';
-export { Collection, type CollectionOptions, type QueryOptions, type QueryResult, type GetResult, type ExportOptions, type ExportReport } from './collection.js';
+export {
+  Collection,
+  type CollectionOptions,
+  type QueryOptions,
+  type QueryResult,
+  type GetResult,
+  type ExportOptions,
+  type ExportReport,
+  type Where,
+  type ScanOptions,
+  type ScanPage,
+} from './collection.js';
 export { EXPORT_FORMAT, EXPORT_VERSION, formatFloat32, type ExportHeader } from './tools/jsonl.js';
+export type { Metadata, MetadataValue } from './metadata/values.js';
 export type { BudgetOptions, CachePolicy, Config, Thresholds } from './config.js';
 export type { Priority, EvictionReason } from './budget/policy.js';
 export type { Level } from './budget/thresholds.js';

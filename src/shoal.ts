@@ -24,6 +24,7 @@ import { AlreadyExistsError, InvalidArgumentError } from './errors.js';
 import { assessHealth, type Health } from './health.js';
 import { registerMetrics, type MetricsRegistry } from './metrics.js';
 import { closeOnSignals as installShutdown, normalizeShutdownOptions, type ShutdownOptions } from './shutdown.js';
+import type { Metadata } from './metadata/values.js';
 import { checkSpec } from './segment-spec.js';
 import { readExport, withInput } from './tools/jsonl.js';
 import { checkCollectionName } from './storage/layout.js';
@@ -268,15 +269,7 @@ export class Shoal {
         });
         try {
           for await (const batch of batches) {
-            const withMeta = batch.metadatas.findIndex((m) => m !== undefined);
-            if (withMeta >= 0) {
-              // Once add() takes metadatas, this check goes and add() gets batch.metadatas.
-              throw new InvalidArgumentError(
-                `line ${batch.firstLine + withMeta}: metadata of ${JSON.stringify(batch.ids[withMeta])}: this build of shoal does not store metadata; remove the "metadata" fields to import the vectors`,
-                { line: batch.firstLine + withMeta },
-              );
-            }
-            await col.add(batch.ids, batch.vectors);
+            await col.add(batch.ids, batch.vectors, batch.metadatas.map((m) => (m ?? {}) as Metadata));
           }
         } catch (err) {
           await this.deleteCollection(name).catch(() => undefined);

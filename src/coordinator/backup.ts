@@ -24,7 +24,7 @@ import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InvalidArgumentError, IoError } from '../errors.js';
 import { fsyncDirectory } from '../storage/atomic-file.js';
 import { copyFileSynced, copyLogUpTo, throwIfAborted } from '../storage/copy.js';
-import { collectionDir, idsPath, segmentPath } from '../storage/layout.js';
+import { collectionDir, idsPath, metaPath, segmentPath } from '../storage/layout.js';
 import { writeManifest, type CollectionRecord } from '../storage/manifest.js';
 import type { Wal } from '../storage/wal.js';
 import type { Catalog } from './catalog.js';
@@ -149,7 +149,7 @@ function shardJobs(root: string, target: string, records: readonly CollectionRec
     if (r.failure !== undefined) continue;
     r.shards.forEach((s, i) => {
       if (s.generation === 0) return;
-      for (const path of [segmentPath, idsPath]) {
+      for (const path of s.metadata === true ? [segmentPath, idsPath, metaPath] : [segmentPath, idsPath]) {
         const from = path(root, r.name, i, s.generation);
         jobs.push({ from, to: path(target, r.name, i, s.generation), bytes: sizeOf(from), log: false });
       }

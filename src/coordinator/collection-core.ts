@@ -13,12 +13,21 @@ import { searchScratchBytes } from '../budget/sizes.js';
 import { queryAnswerBytes, queryRowBytes, rowsPerPart } from '../budget/transient.js';
 import { AlreadyExistsError, ClosedError, CorruptionError, NotFoundError } from '../errors.js';
 import { shardOf } from '../ids/id-table.js';
+import type { Metadata, MetadataValue } from '../metadata/values.js';
+import type { CompiledWhere } from '../metadata/where.js';
 import type { SegmentSpec } from '../native/binding.js';
 import { mergeTopKEach, planQueryRanges, type ShardOutput } from '../pool/merge.js';
 import type { WalRecord } from '../storage/wal-record.js';
+import { labelsOf, shardFilter, type ShardFilter } from './filtering.js';
 import type { ShardStats, Slot, ShardStore, SlotOwner } from './shard-store.js';
 
 export type WriteKind = 'add' | 'upsert' | 'delete';
+
+/** What a query may return: the records `where` matches, among `ids` (null: no restriction). */
+export interface QueryFilter {
+  readonly ids: readonly string[] | null;
+  readonly where: CompiledWhere | null;
+}
 
 export interface CoreSettings {
   readonly name: string;
@@ -77,7 +86,7 @@ export class CollectionCore implements SlotOwner {
     // and reached 0.65x batched QPS with 64 single queries in flight on 2 threads; one per
     // thread reached 0.78-1.02x (node bench/run.mjs singles).
     this.#coalescer = new QueryCoalescer<QueryHit>(
-      (queries, _rows, shape) => this.#queryNow(queries, shape.k, shape.ef, null),
+      (queries, _rows, shape) => this.#queryNow(queries, shape.k, shape.ef, { ids: null, where: null }),
       settings.spec.dim,
       host.threads,
     );
@@ -127,12 +136,13 @@ export class CollectionCore implements SlotOwner {
    * Queries; concurrent small unfiltered ones are merged into batches while the collection
    * keeps the pool busy (QueryCoalescer, below).
    */
-  query(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
-    if (filterIds !== null) return this.#queryNow(q, k, ef, filterIds);
+  query(q: Float32Array, k: number, ef: number, filter: QueryFilter): Promise<QueryHit[]> {
+    if (filter.ids !== null || filter.where !== null) return this.#queryNow(q, k, ef, filter);
     return this.#coalescer.query(q, { k, ef }, true);
   }
 
-  async #queryNow(q: Float32Array, k: number, ef: number, filterIds: readonly string[] | null): Promise<QueryHit[]> {
+  async #queryNow(q: Float32Array, k: number, ef: number, filter: QueryFilter): Promise<QueryHit[]> {
+    const filterIds = filter.ids;
     const dim = this.spec.dim;
     const nq = q.length / dim;
     if (nq === 0) return [];
@@ -140,19 +150,24 @@ export class CollectionCore implements SlotOwner {
     const needed =
       filterIds === null ? this.slots : [...new Set(filterIds.map((id) => shardOf(id, this.slots.length)))].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
     return this.#store.use(needed, 'load', async (held) => {
-      const allow = filterIds === null ? null : allowLists(filterIds, this.slots);
-      const work = held.filter((slot) => allow === null || (allow[slot.index] as Uint32Array).length > 0);
+      const filtered = filter.where !== null;
+      const allow = filterIds === null || filtered ? null : allowLists(filterIds, this.slots);
+      // A where filter: each shard's matching labels as a bitset the native search tests.
+      const bits: (ShardFilter | null)[] = this.slots.map(() => null);
+      if (filtered) for (const slot of held) bits[slot.index] = shardFilter(slot, filter.where, filterIds);
+      const work = held.filter((slot) => (allow === null || (allow[slot.index] as Uint32Array).length > 0) && (bits[slot.index]?.count ?? 1) > 0);
+      const scope: QueryScope = { work, allow, bits, where: filter.where };
       // The answers are what the call returns: reserved for the whole call. The buffers the
       // search writes into and its scratch are reserved per part (transient.ts): a batch whose
       // k x queries would not fit at once runs as consecutive parts, with the same results.
       const answers = await this.#store.reserve(this, nq * queryAnswerBytes(k), 'transient');
       try {
         const part = rowsPerPart(nq, queryRowBytes(dim, k, work.length), this.#store.transientPartBytes());
-        if (part === nq) return await this.#queryPart(q, nq, k, ef, work, allow);
+        if (part === nq) return await this.#queryPart(q, nq, k, ef, scope);
         const results: QueryHit[] = [];
         for (let from = 0; from < nq; from += part) {
           const rows = Math.min(part, nq - from);
-          for (const hit of await this.#queryPart(q.subarray(from * dim, (from + rows) * dim), rows, k, ef, work, allow)) results.push(hit);
+          for (const hit of await this.#queryPart(q.subarray(from * dim, (from + rows) * dim), rows, k, ef, scope)) results.push(hit);
         }
         return results;
       } finally {
@@ -162,7 +177,8 @@ export class CollectionCore implements SlotOwner {
   }
 
   /** One part of a query batch on entered slots: shared buffers and scratch reserved, released after the merge. */
-  async #queryPart(q: Float32Array, nq: number, k: number, ef: number, work: readonly Slot[], allow: Uint32Array[] | null): Promise<QueryHit[]> {
+  async #queryPart(q: Float32Array, nq: number, k: number, ef: number, scope: QueryScope): Promise<QueryHit[]> {
+    const { work, allow, bits } = scope;
     const dim = this.spec.dim;
     const ranges = planQueryRanges(nq, this.slots.length, this.#host.threads);
     const tasks = work.length * ranges.length;
@@ -183,6 +199,7 @@ export class CollectionCore implements SlotOwner {
             this.#store.search(slot, {
               dim, queries: shared.buffer as SharedArrayBuffer, from, count, k, ef,
               allow: allow === null ? null : (allow[slot.index] as Uint32Array),
+              allowBits: bits[slot.index]?.words ?? null,
               outLabels: out.labels.buffer as SharedArrayBuffer,
               outDistances: out.distances.buffer as SharedArrayBuffer,
             }),
@@ -192,13 +209,13 @@ export class CollectionCore implements SlotOwner {
       await Promise.all(running);
       // Inside the use: the shards are still resident, so their id tables are the ones the
       // labels came from.
-      return this.#merge(outputs, nq, k);
+      return this.#merge(outputs, nq, k, scope.where);
     } finally {
       this.#store.release(reserved);
     }
   }
 
-  async get(list: readonly string[]): Promise<{ ids: string[]; vectors: Float32Array[] }> {
+  async get(list: readonly string[]): Promise<{ ids: string[]; vectors: Float32Array[]; metadatas: Record<string, MetadataValue>[] }> {
     const dim = this.spec.dim;
     const groups = this.#group(list);
     const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
@@ -206,6 +223,10 @@ export class CollectionCore implements SlotOwner {
       const missing = list.filter((id) => this.#slotOf(id).residentIds().labelOf(id) === undefined);
       if (missing.length > 0) throw notFound(this.name, missing);
       const flat = new Float32Array(list.length * dim);
+      const metadatas = list.map((id) => {
+        const slot = this.#slotOf(id);
+        return slot.residentMeta().get(slot.residentIds().labelOf(id) as number);
+      });
       await Promise.all(
         slots.map(async (slot) => {
           const rows = groups.get(slot.index) as number[];
@@ -214,37 +235,8 @@ export class CollectionCore implements SlotOwner {
           rows.forEach((row, i) => flat.set(got.subarray(i * dim, (i + 1) * dim), row * dim));
         }),
       );
-      return { ids: [...list], vectors: list.map((_, i) => flat.subarray(i * dim, (i + 1) * dim)) };
+      return { ids: [...list], vectors: list.map((_, i) => flat.subarray(i * dim, (i + 1) * dim)), metadatas };
     });
-  }
-
-  /**
-   * Every live record, shard by shard in label order, in pages of up to `batchSize` (vectors
-   * flat, rows x dim). Each page is read with its shard entered, so pages may interleave with
-   * writes: a record live throughout appears exactly once with its vector as of its page; one
-   * written or deleted meanwhile may or may not appear. The cursor is a label, so memory stays
-   * at one page. (Export's iteration until col.scan takes this over.)
-   */
-  async *pages(batchSize: number): AsyncGenerator<{ ids: string[]; vectors: Float32Array }> {
-    for (const slot of this.slots) {
-      for (let cursor = 0; ; ) {
-        const page = await this.#store.use([slot], 'load', async () => {
-          const table = slot.residentIds();
-          const ids: string[] = [];
-          const labels: number[] = [];
-          for (; cursor < table.labelBound && ids.length < batchSize; cursor++) {
-            const id = table.idOf(cursor);
-            if (id === undefined) continue;
-            ids.push(id);
-            labels.push(cursor);
-          }
-          const vectors = ids.length === 0 ? new Float32Array(0) : await this.#store.getVectors(slot, Uint32Array.from(labels));
-          return { ids, vectors, done: cursor >= table.labelBound };
-        });
-        if (page.ids.length > 0) yield { ids: page.ids, vectors: page.vectors };
-        if (page.done) break;
-      }
-    }
   }
 
   // ---- writes -------------------------------------------------------------------------------
@@ -255,7 +247,7 @@ export class CollectionCore implements SlotOwner {
    * log order is apply order and no other write interleaves; the wait for durability happens
    * outside the turns, so concurrent writers share one fsync.
    */
-  async write(kind: WriteKind, list: readonly string[], flat: Float32Array | null): Promise<void> {
+  async write(kind: WriteKind, list: readonly string[], flat: Float32Array | null, metadatas: readonly Metadata[] | null = null): Promise<void> {
     const groups = this.#group(list);
     const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
     let durable: Promise<void> = Promise.resolve();
@@ -268,7 +260,7 @@ export class CollectionCore implements SlotOwner {
           const missing = list.filter((id) => !this.#slotOf(id).residentIds().has(id));
           if (missing.length > 0) throw notFound(this.name, missing);
         }
-        const applied = await this.#apply(kind, held, list, flat, groups);
+        const applied = await this.#apply(kind, held, list, flat, groups, metadatas);
         // Log what was applied. Normally that is everything; if a shard failed inside the
         // native core (out of memory, an internal error), the shards that did apply are logged
         // alone, so memory and log agree, and the error is thrown after.
@@ -276,7 +268,8 @@ export class CollectionCore implements SlotOwner {
         if (rows.length > 0) {
           const loggedIds = rows.length === list.length ? [...list] : rows.map((r) => list[r] as string);
           const loggedVectors = flat === null ? new Float32Array(0) : rows.length === list.length ? flat : gatherRows(flat, rows, this.spec.dim);
-          const logged = this.#host.log({ op: kind, collection: this.name, ids: loggedIds, vectors: loggedVectors, dim: this.spec.dim });
+          const loggedMeta = metadatas === null ? null : rows.length === list.length ? metadatas : rows.map((r) => metadatas[r] as Metadata);
+          const logged = this.#host.log({ op: kind, collection: this.name, ids: loggedIds, vectors: loggedVectors, dim: this.spec.dim, metadatas: loggedMeta });
           for (const slot of applied.ok) this.#store.noteApplied(slot, logged.lsn);
           durable = logged.durable;
         }
@@ -284,6 +277,93 @@ export class CollectionCore implements SlotOwner {
       }),
     );
     await durable;
+  }
+
+  /**
+   * Replaces the metadata of ids that are all present (NotFoundError naming the absent ones,
+   * nothing changed), logged and acknowledged like a write.
+   */
+  async setMetadata(list: readonly string[], metadatas: readonly Metadata[]): Promise<void> {
+    const groups = this.#group(list);
+    const slots = [...groups.keys()].sort((a, b) => a - b).map((s) => this.slots[s] as Slot);
+    let durable: Promise<void> = Promise.resolve();
+    await this.#store.use(slots, 'load', (held) =>
+      this.#store.inTurns(held, async () => {
+        const missing = list.filter((id) => !this.#slotOf(id).residentIds().has(id));
+        if (missing.length > 0) throw notFound(this.name, missing);
+        await this.#applyMeta(held, list, metadatas, groups);
+        const logged = this.#host.log({ op: 'meta', collection: this.name, ids: [...list], vectors: new Float32Array(0), dim: this.spec.dim, metadatas });
+        for (const slot of held) this.#store.noteApplied(slot, logged.lsn);
+        durable = logged.durable;
+      }),
+    );
+    await durable;
+  }
+
+  /** Reserves every shard's metadata growth (a refusal changes nothing), then sets it. */
+  async #applyMeta(slots: readonly Slot[], list: readonly string[], metadatas: readonly Metadata[], groups: ReadonlyMap<number, readonly number[]>): Promise<void> {
+    const reservations: Reservation[] = [];
+    try {
+      for (const slot of slots) {
+        const rows = groups.get(slot.index) as readonly number[];
+        const bytes = slot.residentMeta().growthBound(rows.map((r) => metadatas[r] as Metadata), slot.residentIds().labelBound);
+        reservations.push(await this.#store.reserve(this, bytes, 'growth', slots));
+      }
+    } catch (err) {
+      for (const r of reservations) this.#store.release(r);
+      throw err;
+    }
+    slots.forEach((slot, i) => {
+      const rows = groups.get(slot.index) as readonly number[];
+      this.#store.setMetadata(slot, rows.map((r) => list[r] as string), rows.map((r) => metadatas[r] as Metadata), reservations[i] as Reservation);
+    });
+  }
+
+  /** Live records that `where` matches (loads every shard). */
+  countWhere(where: CompiledWhere): Promise<number> {
+    return this.#store.use(this.slots, 'load', async (held) => held.reduce((n, slot) => n + shardFilter(slot, where, null).count, 0));
+  }
+
+  /**
+   * One shard's live ids that `where` matches (all when null), as they are now: the snapshot a
+   * scan pages through.
+   */
+  snapshotIds(shard: number, where: CompiledWhere | null): Promise<string[]> {
+    const slot = this.slots[shard] as Slot;
+    return this.#store.use([slot], 'load', async () => {
+      const table = slot.residentIds();
+      return Array.from(labelsOf(shardFilter(slot, where, null)), (label) => table.idOf(label) as string);
+    });
+  }
+
+  /**
+   * The records of `list` (ids of one shard) that are still live (and still match `where`),
+   * with what `include` asks for. Ids deleted since the snapshot are left out; those updated
+   * come as they are now.
+   */
+  page(shard: number, list: readonly string[], vectors: boolean, metadatas: boolean, where: CompiledWhere | null): Promise<{ ids: string[]; vectors?: Float32Array[]; metadatas?: Record<string, MetadataValue>[] }> {
+    const slot = this.slots[shard] as Slot;
+    const dim = this.spec.dim;
+    // In the shard's write turn: no delete can take a label between reading it and its vector.
+    return this.#store.use([slot], 'load', (held) => this.#store.inTurns(held, async () => {
+      const table = slot.residentIds();
+      const meta = slot.residentMeta();
+      const ids: string[] = [];
+      const labels: number[] = [];
+      for (const id of list) {
+        const label = table.labelOf(id);
+        if (label === undefined || (where !== null && !where.test(meta, label))) continue;
+        ids.push(id);
+        labels.push(label);
+      }
+      const out: { ids: string[]; vectors?: Float32Array[]; metadatas?: Record<string, MetadataValue>[] } = { ids };
+      if (metadatas) out.metadatas = labels.map((label) => meta.get(label));
+      if (vectors) {
+        const flat = labels.length === 0 ? new Float32Array(0) : await this.#store.getVectors(slot, Uint32Array.from(labels));
+        out.vectors = labels.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
+      }
+      return out;
+    }));
   }
 
   /**
@@ -300,6 +380,17 @@ export class CollectionCore implements SlotOwner {
     if (slots.length === 0) return;
     await this.#store.use(slots, 'load', (held) =>
       this.#store.inTurns(held, async () => {
+        if (record.op === 'meta') {
+          // Ids present in the replayed state only: a later delete in the same replay is exact either way.
+          const present = new Map<number, number[]>();
+          for (const slot of held) {
+            const rows = (groups.get(slot.index) as number[]).filter((row) => slot.residentIds().has(record.ids[row] as string));
+            if (rows.length > 0) present.set(slot.index, rows);
+          }
+          await this.#applyMeta(held.filter((s) => present.has(s.index)), record.ids, record.metadatas ?? [], present);
+          for (const slot of held) this.#store.noteApplied(slot, record.lsn);
+          return;
+        }
         const kind = record.op === 'delete' ? 'delete' : 'upsert';
         const live = new Map<number, number[]>();
         for (const slot of held) {
@@ -307,7 +398,7 @@ export class CollectionCore implements SlotOwner {
           const rows = (groups.get(slot.index) as number[]).filter((row) => kind === 'upsert' || table.has(record.ids[row] as string));
           if (rows.length > 0) live.set(slot.index, rows);
         }
-        const applied = await this.#apply(kind, held.filter((s) => live.has(s.index)), record.ids, kind === 'upsert' ? record.vectors : null, live);
+        const applied = await this.#apply(kind, held.filter((s) => live.has(s.index)), record.ids, kind === 'upsert' ? record.vectors : null, live, record.metadatas ?? null);
         if (applied.error !== null) throw applied.error;
         for (const slot of held) this.#store.noteApplied(slot, record.lsn);
       }),
@@ -357,7 +448,7 @@ export class CollectionCore implements SlotOwner {
     return groups;
   }
 
-  #merge(outputs: readonly (ShardOutput | null)[], nq: number, k: number): QueryHit[] {
+  #merge(outputs: readonly (ShardOutput | null)[], nq: number, k: number, where: CompiledWhere | null): QueryHit[] {
     const results: QueryHit[] = [];
     for (let i = 0; i < nq; i++) {
       const ids: string[] = [];
@@ -365,11 +456,14 @@ export class CollectionCore implements SlotOwner {
       mergeTopKEach(outputs, i, k, (shard, label, distance) => {
         // A label whose id is gone was deleted (or its shard unloaded) after the search: it is
         // not a result.
-        const id = (this.slots[shard] as Slot).ids?.idOf(label);
-        if (id !== undefined) {
-          distances[ids.length] = distance;
-          ids.push(id);
-        }
+        const slot = this.slots[shard] as Slot;
+        const id = slot.ids?.idOf(label);
+        if (id === undefined) return false;
+        // A label whose metadata changed after its shard's filter was computed (a concurrent
+        // setMetadata, or a label reused by a new id) is checked again: every result matches.
+        if (where !== null && (slot.meta === null || !where.test(slot.meta, label))) return false;
+        distances[ids.length] = distance;
+        ids.push(id);
         return true;
       });
       results.push({ ids, distances: ids.length === k ? distances : distances.slice(0, ids.length) });
@@ -389,8 +483,10 @@ export class CollectionCore implements SlotOwner {
     list: readonly string[],
     flat: Float32Array | null,
     groups: ReadonlyMap<number, readonly number[]>,
+    metadatas: readonly Metadata[] | null = null,
   ): Promise<{ ok: Slot[]; rows: number[]; error: unknown }> {
     const reservations: Reservation[] = [];
+    const metaOf = (rows: readonly number[]): Metadata[] | null => (metadatas === null ? null : rows.map((row) => metadatas[row] as Metadata));
     try {
       for (const slot of slots) {
         const rows = groups.get(slot.index) as readonly number[];
@@ -398,7 +494,9 @@ export class CollectionCore implements SlotOwner {
         else {
           const table = slot.residentIds();
           const fresh = rows.map((row) => list[row] as string).filter((id) => !table.has(id));
-          reservations.push(await this.#store.prepareAdd(slot, rows.length, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0), slots));
+          const metas = metaOf(rows);
+          const metaBytes = metas === null ? 0 : slot.residentMeta().growthBound(metas, table.labelBound + fresh.length);
+          reservations.push(await this.#store.prepareAdd(slot, rows.length, fresh.length, fresh.reduce((n, id) => n + Buffer.byteLength(id), 0), slots, metaBytes));
         }
       }
     } catch (err) {
@@ -414,7 +512,7 @@ export class CollectionCore implements SlotOwner {
         if (kind === 'delete') return this.#store.delete(slot, ids, r);
         // One shard taking every row reads the caller's rows in place: no split copy.
         const batch = { flat: flat as Float32Array, dim: this.spec.dim, rows: rows.length === list.length ? null : rows };
-        return this.#store.add(slot, ids, batch, kind === 'upsert', r, progress[i]);
+        return this.#store.add(slot, ids, batch, kind === 'upsert', r, progress[i], metaOf(rows));
       }),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -488,6 +586,14 @@ interface Waiting<R> {
 export const COALESCE_MAX_ROWS = 16;
 /** Most rows one merged batch carries. */
 export const MERGED_MAX_ROWS = 512;
+
+/** What every part of one query call searches: the entered shards and their filters. */
+interface QueryScope {
+  readonly work: readonly Slot[];
+  readonly allow: Uint32Array[] | null;
+  readonly bits: readonly (ShardFilter | null)[];
+  readonly where: CompiledWhere | null;
+}
 
 export class QueryCoalescer<R> {
   readonly #run: BatchRunner<R>;

@@ -387,7 +387,7 @@ export class Database {
       const current = new Set(core.slots.map((s) => `${s.index}-${s.generation}`));
       for (const file of readdirSync(dir)) {
         if (file.includes('.corrupt-')) continue;
-        const generation = /^(\d+-\d+)\.(seg|ids)$/.exec(file);
+        const generation = /^(\d+-\d+)\.(seg|ids|meta)$/.exec(file);
         if (file.includes('.tmp-') || (generation !== null && !current.has(generation[1] as string))) rmSync(join(dir, file), { force: true });
       }
     }

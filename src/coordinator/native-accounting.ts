@@ -1,11 +1,12 @@
 /**
  * Native accounting on the main thread, in one place: a resident shard's exact bytes (the
- * addon's allocator-chunk count of its segment plus its id table), the visited-list headroom
+ * addon's allocator-chunk count of its segment plus its id table and metadata columns), the visited-list headroom
  * its searches may still allocate, the allocator slack that follows the limit, and the share
  * of native memory reported to V8 so its GC heuristics see what JS objects keep alive.
  */
 import { allocatorSlackBytes, visitedHeadroom } from '../budget/sizes.js';
 import type { IdTable } from '../ids/id-table.js';
+import type { MetadataTable } from '../metadata/table.js';
 import { native, type AllocatorState, type SegmentHandle } from '../native/binding.js';
 
 export class NativeAccounting {
@@ -42,11 +43,11 @@ export class NativeAccounting {
   }
 
   /** Records a shard's native bytes now (0 when freed); returns its exact bytes and headroom. */
-  measure(key: string, handle: SegmentHandle | null, ids: IdTable | null): { exact: number; headroom: number } {
+  measure(key: string, handle: SegmentHandle | null, ids: IdTable | null, meta: MetadataTable | null = null): { exact: number; headroom: number } {
     const segment = handle === null ? 0 : native.segmentBytes(handle);
     this.#track(key, segment);
     if (handle === null || ids === null) return { exact: 0, headroom: 0 };
-    return { exact: segment + ids.bytes(), headroom: visitedHeadroom(native.segmentInfo(handle), this.#threads) };
+    return { exact: segment + ids.bytes() + (meta?.bytes() ?? 0), headroom: visitedHeadroom(native.segmentInfo(handle), this.#threads) };
   }
 
   get reportedToV8Bytes(): number {
@@ -57,7 +58,7 @@ export class NativeAccounting {
     return native.totalBytes();
   }
 
-  /** Id tables are typed arrays, which V8 counts already: only segments are reported. */
+  /** Id tables and metadata are typed arrays, which V8 counts already: only segments are reported. */
   #track(key: string, bytes: number): void {
     this.#total += bytes - (this.#perKey.get(key) ?? 0);
     if (bytes > 0) this.#perKey.set(key, bytes);

@@ -31,13 +31,16 @@ import { rowsPerPart, transientPartBytes, writeRowBytes } from '../budget/transi
 import { CorruptionError, InternalError, IoError, NotFoundError } from '../errors.js';
 import { ID_FILE_HEAD_BYTES, encodeIdFile, summarizeIdFile } from '../ids/id-file.js';
 import { IdTable } from '../ids/id-table.js';
+import { META_FILE_HEAD_BYTES, encodeMetaFile, metaFileLoadBytes } from '../metadata/file.js';
+import { MetadataTable } from '../metadata/table.js';
+import type { Metadata } from '../metadata/values.js';
 import { native, type SegmentHandle, type SegmentSpec } from '../native/binding.js';
 import type { Pool } from '../pool/pool.js';
 import type { SearchTask } from '../pool/protocol.js';
 import { SharedBatches, type BatchRows } from '../pool/shared-batch.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { readHead } from '../storage/files.js';
-import { idsPath, segmentPath } from '../storage/layout.js';
+import { idsPath, metaPath, segmentPath } from '../storage/layout.js';
 import { moveAside } from '../storage/wal.js';
 import type { Catalog } from './catalog.js';
 import type { NativeAccounting } from './native-accounting.js';
@@ -81,6 +84,10 @@ export class Slot {
   saving = false;
   handle: SegmentHandle | null = null;
   ids: IdTable | null = null;
+  /** The shard's metadata, by label: resident with the segment and the id table. */
+  meta: MetadataTable | null = null;
+  /** The current generation has a .meta file (false for files written before metadata). */
+  hasMetaFile: boolean;
   lastUsedMs = 0;
   /** Files on disk: generation 0 means none yet. */
   generation: number;
@@ -95,7 +102,7 @@ export class Slot {
   #writes: Promise<unknown> = Promise.resolve();
   #idle: (() => void)[] = [];
 
-  constructor(owner: SlotOwner, index: number, files: { generation: number; count: number; flushedLsn: number }) {
+  constructor(owner: SlotOwner, index: number, files: { generation: number; count: number; flushedLsn: number; metadata?: boolean }) {
     this.owner = owner;
     this.index = index;
     this.key = `${owner.name}/${index}`;
@@ -103,6 +110,7 @@ export class Slot {
     this.storedCount = files.count;
     this.flushedLsn = files.flushedLsn;
     this.appliedLsn = files.flushedLsn;
+    this.hasMetaFile = files.metadata === true;
   }
 
   get resident(): boolean {
@@ -128,6 +136,11 @@ export class Slot {
   residentIds(): IdTable {
     if (this.ids === null) throw new InternalError(`shard ${this.key} is not resident`);
     return this.ids;
+  }
+
+  residentMeta(): MetadataTable {
+    if (this.meta === null) throw new InternalError(`shard ${this.key} is not resident`);
+    return this.meta;
   }
 
   /** Runs `write` after every earlier write turn of this slot has ended. */
@@ -182,6 +195,8 @@ export interface ShardStats {
   readonly capacity: number;
   readonly nativeBytes: number;
   readonly idTableBytes: number;
+  /** Exact bytes of its resident metadata columns. */
+  readonly metadataBytes: number;
 }
 
 /** 'load': make absent slots resident. 'resident': enter only those already resident. */
@@ -201,8 +216,10 @@ export class ShardStore implements Evictor {
   }
 
   /** Creates the slots of a collection from its manifest record. */
-  open(owner: SlotOwner, files: readonly { generation: number; count: number; flushedLsn?: number }[], createdLsn: number): Slot[] {
-    const slots = files.map((f, i) => new Slot(owner, i, { generation: f.generation, count: f.generation === 0 ? 0 : f.count, flushedLsn: f.flushedLsn ?? createdLsn }));
+  open(owner: SlotOwner, files: readonly { generation: number; count: number; flushedLsn?: number; metadata?: boolean }[], createdLsn: number): Slot[] {
+    const slots = files.map(
+      (f, i) => new Slot(owner, i, { generation: f.generation, count: f.generation === 0 ? 0 : f.count, flushedLsn: f.flushedLsn ?? createdLsn, metadata: f.metadata === true }),
+    );
     for (const s of slots) this.#slots.set(s.key, s);
     return slots;
   }
@@ -216,6 +233,7 @@ export class ShardStore implements Evictor {
       capacity: info?.capacity ?? 0,
       nativeBytes: info?.bytes ?? 0,
       idTableBytes: slot.ids?.bytes() ?? 0,
+      metadataBytes: slot.meta?.bytes() ?? 0,
     };
   }
 
@@ -353,15 +371,15 @@ export class ShardStore implements Evictor {
   }
 
   /**
-   * Bytes an add of `rows` rows, `fresh` of them new ids (of `idBytes` UTF-8 bytes), will
-   * allocate after growing: the segment's and id table's growth, and the shared buffer its
-   * largest part is staged in.
+   * Bytes an add of `rows` rows, `fresh` of them new ids (of `idBytes` UTF-8 bytes), and
+   * `metaBytes` of metadata will allocate after growing: the segment's, id table's and metadata's
+   * growth, and the shared buffer its largest part is staged in.
    */
-  async prepareAdd(slot: Slot, rows: number, fresh: number, idBytes: number, held: readonly Slot[]): Promise<Reservation> {
+  async prepareAdd(slot: Slot, rows: number, fresh: number, idBytes: number, held: readonly Slot[], metaBytes = 0): Promise<Reservation> {
     await this.#grow(slot, fresh, held);
     const info = native.segmentInfo(slot.residentHandle());
     const staging = Math.min(rows, this.#writePartRows(info.dim)) * writeRowBytes(info.dim);
-    return this.reserve(slot.owner, addBytes(info, slot.residentIds(), fresh, idBytes) + staging, fresh > 0 ? 'growth' : 'transient', held);
+    return this.reserve(slot.owner, addBytes(info, slot.residentIds(), fresh, idBytes) + metaBytes + staging, fresh > 0 || metaBytes > 0 ? 'growth' : 'transient', held);
   }
 
   prepareDelete(slot: Slot, count: number, held: readonly Slot[]): Promise<Reservation> {
@@ -375,7 +393,15 @@ export class ShardStore implements Evictor {
    * fails, the parts before it stay applied and `progress.applied` says how many rows that is.
    * The caller holds the slot's write turn.
    */
-  async add(slot: Slot, ids: readonly string[], batch: BatchRows, upsert: boolean, r: Reservation, progress: { applied: number } = { applied: 0 }): Promise<void> {
+  async add(
+    slot: Slot,
+    ids: readonly string[],
+    batch: BatchRows,
+    upsert: boolean,
+    r: Reservation,
+    progress: { applied: number } = { applied: 0 },
+    metadatas: readonly Metadata[] | null = null,
+  ): Promise<void> {
     const table = slot.residentIds();
     try {
       const fresh = ids.filter((id) => !table.has(id));
@@ -385,7 +411,8 @@ export class ShardStore implements Evictor {
         const part = this.#writePartRows(batch.dim);
         for (let from = 0; from < ids.length; from += part) {
           const count = Math.min(part, ids.length - from);
-          const staged = await this.#batches.stage(batch, from, count, labels.subarray(from, from + count));
+          const partLabels = labels.subarray(from, from + count);
+          const staged = await this.#batches.stage(batch, from, count, partLabels);
           try {
             // One shard's insert uses every pool thread's worth of cores: shards are a choice
             // about write isolation and file size, not the way to use cores.
@@ -393,6 +420,9 @@ export class ShardStore implements Evictor {
           } finally {
             staged.release();
           }
+          // After the segment took the rows: a search never meets metadata of a label it lacks.
+          // Without metadatas an upsert keeps what the ids had (a fresh label has none: deletes clear it).
+          if (metadatas !== null) this.#setMeta(slot, partLabels, metadatas.slice(from, from + count));
           progress.applied = from + count;
         }
       } catch (err) {
@@ -427,9 +457,29 @@ export class ShardStore implements Evictor {
       const labels = Uint32Array.from(ids, (id) => table.labelOf(id) as number);
       await this.#d.pool.run('delete', { handle: slot.residentHandle(), labels });
       for (const id of ids) table.delete(id);
+      const meta = slot.residentMeta();
+      for (const label of labels) meta.clear(label);
     } finally {
       this.#settle(slot, r);
     }
+  }
+
+  /**
+   * Replaces the metadata of ids the slot holds (vectors untouched). The caller holds the slot's
+   * write turn and reserved `r` (MetadataTable.growthBound).
+   */
+  setMetadata(slot: Slot, ids: readonly string[], metadatas: readonly Metadata[], r: Reservation): void {
+    const table = slot.residentIds();
+    try {
+      this.#setMeta(slot, Uint32Array.from(ids, (id) => table.labelOf(id) as number), metadatas);
+    } finally {
+      this.#settle(slot, r);
+    }
+  }
+
+  #setMeta(slot: Slot, labels: Uint32Array, metadatas: readonly Metadata[]): void {
+    const meta = slot.residentMeta();
+    labels.forEach((label, i) => meta.set(label, metadatas[i] as Metadata));
   }
 
   /** Records that the write logged as `lsn` is applied to the slot. */
@@ -521,6 +571,7 @@ export class ShardStore implements Evictor {
     slot.state = 'dropped';
     slot.handle = null;
     slot.ids = null;
+    slot.meta = null;
     this.#slots.delete(slot.key);
     if (handle !== null) await this.#d.pool.run('free', { handle });
     this.#forget(slot);
@@ -626,10 +677,17 @@ export class ShardStore implements Evictor {
         if (slot.generation === 0) {
           slot.handle = await this.#d.pool.run('create', { spec: { ...slot.owner.spec, capacity: INITIAL_CAPACITY } });
           slot.ids = new IdTable();
+          slot.meta = new MetadataTable();
         } else {
-          const { handle, ids } = await this.#d.pool.run('load', { path: this.#segmentPath(slot), idsPath: this.#idsPath(slot), capacity: plan.capacity });
+          const { handle, ids, meta } = await this.#d.pool.run('load', {
+            path: this.#segmentPath(slot),
+            idsPath: this.#idsPath(slot),
+            metaPath: slot.hasMetaFile ? this.#metaPath(slot) : null,
+            capacity: plan.capacity,
+          });
           slot.handle = handle;
           slot.ids = IdTable.fromParts(ids);
+          slot.meta = meta === null ? new MetadataTable() : MetadataTable.fromParts(meta);
         }
       } catch (err) {
         this.#d.governor.release(r);
@@ -668,7 +726,16 @@ export class ShardStore implements Evictor {
     }
     const { head, size } = readHead(this.#idsPath(slot), ID_FILE_HEAD_BYTES);
     const ids = summarizeIdFile(head, size, this.#idsPath(slot));
-    return { bytes: loadBytes(summary, ids, this.#d.threads), fileBytes: summary.fileBytes, capacity: loadCapacity(summary.count + summary.deletedCount) };
+    let metaBytes = new MetadataTable().bytes();
+    if (slot.hasMetaFile) {
+      const m = readHead(this.#metaPath(slot), META_FILE_HEAD_BYTES);
+      metaBytes = metaFileLoadBytes(m.head, m.size, this.#metaPath(slot));
+    }
+    return {
+      bytes: loadBytes(summary, ids, this.#d.threads) + metaBytes,
+      fileBytes: summary.fileBytes,
+      capacity: loadCapacity(summary.count + summary.deletedCount),
+    };
   }
 
   /** Grows a resident slot's capacity (by half again, repeatedly) until `fresh` more ids fit. */
@@ -687,12 +754,12 @@ export class ShardStore implements Evictor {
 
   /** Records a slot's exact bytes in the budget after it changed. */
   #settle(slot: Slot, r?: Reservation): void {
-    const { exact, headroom } = this.#d.accounting.measure(slot.key, slot.handle, slot.ids);
+    const { exact, headroom } = this.#d.accounting.measure(slot.key, slot.handle, slot.ids, slot.meta);
     this.#d.governor.settle(slot.key, exact, headroom, r);
   }
 
   #forget(slot: Slot): void {
-    this.#d.accounting.measure(slot.key, null, null);
+    this.#d.accounting.measure(slot.key, null, null, null);
     this.#d.governor.settle(slot.key, 0, 0);
   }
 
@@ -702,7 +769,7 @@ export class ShardStore implements Evictor {
    * exclusively (its write turn, or the evicting state).
    */
   async #save(slot: Slot, ignoreLog = false): Promise<number> {
-    if (!slot.dirty || slot.handle === null || slot.ids === null) return 0;
+    if (!slot.dirty || slot.handle === null || slot.ids === null || slot.meta === null) return 0;
     slot.saving = true;
     try {
       // Files must not get ahead of the log: a write they hold must be recoverable for the
@@ -710,14 +777,16 @@ export class ShardStore implements Evictor {
       if (!ignoreLog) await this.#d.log.durable(slot.appliedLsn);
       const next = slot.generation + 1;
       writeFileAtomic(idsPath(this.#d.root, slot.owner.name, slot.index, next), encodeIdFile(slot.ids));
+      writeFileAtomic(metaPath(this.#d.root, slot.owner.name, slot.index, next), encodeMetaFile(slot.meta));
       await this.#d.pool.run('save', { handle: slot.handle, path: segmentPath(this.#d.root, slot.owner.name, slot.index, next) });
       const previous = slot.generation;
       slot.generation = next;
+      slot.hasMetaFile = true;
       slot.storedCount = slot.ids.size;
       slot.dirty = false;
       slot.flushedLsn = slot.appliedLsn;
       slot.oldestUnflushedLsn = 0;
-      this.#d.catalog.setShard(slot.owner.name, slot.index, { generation: next, count: slot.storedCount, flushedLsn: slot.flushedLsn });
+      this.#d.catalog.setShard(slot.owner.name, slot.index, { generation: next, count: slot.storedCount, flushedLsn: slot.flushedLsn, metadata: true });
       return previous;
     } finally {
       slot.saving = false;
@@ -734,6 +803,7 @@ export class ShardStore implements Evictor {
     slot.storedCount = slot.count;
     slot.handle = null;
     slot.ids = null;
+    slot.meta = null;
     // Freed first, then taken off the ledger: accounted bytes never fall below what exists.
     await this.#d.pool.run('free', { handle });
     this.#forget(slot);
@@ -753,7 +823,7 @@ export class ShardStore implements Evictor {
    * an error naming the file and the damage, and let every other collection go on.
    */
   #quarantine(slot: Slot, err: CorruptionError): CorruptionError {
-    const files = [this.#segmentPath(slot), this.#idsPath(slot)];
+    const files = [this.#segmentPath(slot), this.#idsPath(slot), ...(slot.hasMetaFile ? [this.#metaPath(slot)] : [])];
     const kept = files.filter((f) => existsSync(f)).map((f) => moveAside(f));
     const failure = new CorruptionError(
       `collection ${JSON.stringify(slot.owner.name)} cannot be loaded: ${err.message}. ` +
@@ -772,7 +842,7 @@ export class ShardStore implements Evictor {
   }
 
   #filesMissing(slot: Slot): boolean {
-    return slot.generation > 0 && (!existsSync(this.#segmentPath(slot)) || !existsSync(this.#idsPath(slot)));
+    return slot.generation > 0 && (!existsSync(this.#segmentPath(slot)) || !existsSync(this.#idsPath(slot)) || (slot.hasMetaFile && !existsSync(this.#metaPath(slot))));
   }
 
   /**
@@ -800,7 +870,8 @@ export class ShardStore implements Evictor {
       return;
     }
     // A file left behind is removed by the next open's sweep: never worth failing a call for.
-    for (const path of [segmentPath(this.#d.root, slot.owner.name, slot.index, generation), idsPath(this.#d.root, slot.owner.name, slot.index, generation)]) {
+    const name = slot.owner.name;
+    for (const path of [segmentPath(this.#d.root, name, slot.index, generation), idsPath(this.#d.root, name, slot.index, generation), metaPath(this.#d.root, name, slot.index, generation)]) {
       try {
         rmSync(path, { force: true });
       } catch {
@@ -815,5 +886,9 @@ export class ShardStore implements Evictor {
 
   #idsPath(slot: Slot): string {
     return idsPath(this.#d.root, slot.owner.name, slot.index, slot.generation);
+  }
+
+  #metaPath(slot: Slot): string {
+    return metaPath(this.#d.root, slot.owner.name, slot.index, slot.generation);
   }
 }

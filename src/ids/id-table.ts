@@ -93,6 +93,12 @@ export class IdTable {
     return this.#nextLabel;
   }
 
+  /** Whether `label` holds a live id (no string is built). */
+  hasLabel(label: number): boolean {
+    const offset = this.#offsets[label];
+    return offset !== undefined && offset !== NO_ID;
+  }
+
   /** Exact bytes held: the byte length of every array above. */
   bytes(): number {
     return (

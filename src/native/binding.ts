@@ -151,7 +151,7 @@ interface Addon {
   deleteBatchAsync(handle: number, labels: Uint32Array): Promise<void>;
   searchBatch(
     handle: number, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel: Cancel,
-    outLabels?: Uint32Array, outDistances?: Float32Array,
+    outLabels?: Uint32Array, outDistances?: Float32Array, allowBits?: Uint32Array | null,
   ): SearchOutput | undefined;
   searchBatchAsync(
     handle: number, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel: Cancel,
@@ -271,12 +271,15 @@ export const nativeSync = {
   addBatch: (h: SegmentHandle, labels: Uint32Array, vectors: Float32Array, upsert: boolean, cancel?: Int32Array, threads = 1): void =>
     guard(() => addon.addBatch(h, labels, vectors, upsert, cancel, threads)),
   deleteBatch: (h: SegmentHandle, labels: Uint32Array): void => guard(() => addon.deleteBatch(h, labels)),
-  /** Writes into the caller's output arrays (typically SharedArrayBuffer views). */
+  /**
+   * Writes into the caller's output arrays (typically SharedArrayBuffer views). `allowBits`: a
+   * bitset over labels (bit l of word l >> 5) that results must be in, instead of `allow`.
+   */
   searchBatchInto: (
     h: SegmentHandle, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel: Cancel,
-    outLabels: Uint32Array, outDistances: Float32Array,
+    outLabels: Uint32Array, outDistances: Float32Array, allowBits: Uint32Array | null = null,
   ): void => {
-    guard(() => addon.searchBatch(h, queries, k, ef, allow, cancel, outLabels, outDistances));
+    guard(() => addon.searchBatch(h, queries, k, ef, allow, cancel, outLabels, outDistances, allowBits));
   },
   searchBatch: (h: SegmentHandle, queries: Float32Array, k: number, ef: number, allow: Uint32Array | null, cancel?: Int32Array): SearchOutput =>
     guard(() => addon.searchBatch(h, queries, k, ef, allow, cancel)) as SearchOutput,

@@ -6,6 +6,7 @@
  */
 import type { WireError } from '../errors.js';
 import type { IdTableParts } from '../ids/id-table.js';
+import type { MetadataTableParts } from '../metadata/table.js';
 import type { SegmentHandle, SegmentSpec } from '../native/binding.js';
 
 export interface SearchTask {
@@ -19,6 +20,8 @@ export interface SearchTask {
   readonly k: number;
   readonly ef: number;
   readonly allow: Uint32Array | null;
+  /** A bitset over labels (bit l of word l >> 5) on a SharedArrayBuffer, instead of `allow`. */
+  readonly allowBits: Uint32Array | null;
   /** nq x k results of this shard, written at [from * k, (from + count) * k). */
   readonly outLabels: SharedArrayBuffer;
   readonly outDistances: SharedArrayBuffer;
@@ -41,7 +44,11 @@ export interface Tasks {
    * queries, and two waits cost more than the 0.7 ms they could overlap (bench/tenants.mjs at
    * 25 %: 561 against 460 q/s).
    */
-  load: { in: { readonly path: string; readonly idsPath: string; readonly capacity?: number }; out: { readonly handle: SegmentHandle; readonly ids: IdTableParts } };
+  load: {
+    /** metaPath: null for files written before metadata (the shard has none). */
+    in: { readonly path: string; readonly idsPath: string; readonly metaPath: string | null; readonly capacity?: number };
+    out: { readonly handle: SegmentHandle; readonly ids: IdTableParts; readonly meta: MetadataTableParts | null };
+  };
   save: { in: { readonly handle: SegmentHandle; readonly path: string }; out: void };
   free: { in: { readonly handle: SegmentHandle }; out: void };
   add: { in: AddTask; out: void };

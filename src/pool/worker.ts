@@ -8,6 +8,7 @@ import { parentPort, threadId } from 'node:worker_threads';
 
 import { CorruptionError, IoError, toWire } from '../errors.js';
 import { decodeIdFile } from '../ids/id-file.js';
+import { decodeMetaFile } from '../metadata/file.js';
 import { nativeSync } from '../native/binding.js';
 import { heapReporter } from './heap-report.js';
 import { WORKER_LOADED, type Reply, type Tasks } from './protocol.js';
@@ -33,14 +34,15 @@ export const load: Handler<'load'> = (t) =>
     try {
       // Here, not on the main thread: hashing a shard's ids is ~0.6 ms per 10,000 and grows
       // with the shard, which would block the event loop.
-      return { handle, ids: decodeIdFile(readIdFile(t.idsPath), t.idsPath).toParts() };
+      const ids = decodeIdFile(readShardFile(t.idsPath), t.idsPath).toParts();
+      return { handle, ids, meta: t.metaPath === null ? null : decodeMetaFile(readShardFile(t.metaPath), t.metaPath) };
     } catch (err) {
       nativeSync.freeSegment(handle);
       throw err;
     }
   });
-/** A missing .ids file that the manifest names is damage (CorruptionError), not an I/O fault. */
-function readIdFile(path: string): Buffer {
+/** A missing .ids or .meta file that the manifest names is damage (CorruptionError), not an I/O fault. */
+function readShardFile(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (cause) {
@@ -61,7 +63,7 @@ export const search: Handler<'search'> = (t) =>
     const queries = new Float32Array(t.queries, t.from * t.dim * 4, t.count * t.dim);
     const labels = new Uint32Array(t.outLabels, t.from * t.k * 4, t.count * t.k);
     const distances = new Float32Array(t.outDistances, t.from * t.k * 4, t.count * t.k);
-    nativeSync.searchBatchInto(t.handle, queries, t.k, t.ef, t.allow, null, labels, distances);
+    nativeSync.searchBatchInto(t.handle, queries, t.k, t.ef, t.allow, null, labels, distances, t.allowBits);
   });
 
 // Last, so every import above has loaded: the pool may terminate this thread from now on

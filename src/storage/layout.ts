@@ -5,6 +5,7 @@
  *   <path>/MANIFEST                              collections, shards, generations (manifest.ts)
  *   <path>/collections/<name>/<shard>-<gen>.seg  a shard's native segment (native/segment_file.h)
  *   <path>/collections/<name>/<shard>-<gen>.ids  its id table (ids/id-table.ts)
+ *   <path>/collections/<name>/<shard>-<gen>.meta its metadata (metadata/file.ts; absent before metadata existed)
  */
 import { join } from 'node:path';
 
@@ -32,3 +33,5 @@ export const segmentPath = (root: string, name: string, shard: number, generatio
   join(collectionDir(root, name), `${shard}-${generation}.seg`);
 export const idsPath = (root: string, name: string, shard: number, generation: number): string =>
   join(collectionDir(root, name), `${shard}-${generation}.ids`);
+export const metaPath = (root: string, name: string, shard: number, generation: number): string =>
+  join(collectionDir(root, name), `${shard}-${generation}.meta`);

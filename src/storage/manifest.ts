@@ -20,6 +20,8 @@ export interface ShardRecord {
   readonly count: number;
   /** The files hold every logged write up to this LSN (replay skips those). */
   readonly flushedLsn?: number;
+  /** The generation has a .meta file (absent: written before shoal kept metadata; none). */
+  readonly metadata?: boolean;
 }
 
 /** A shard resident at the last clean close: warm start re-admits these. */

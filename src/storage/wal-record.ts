@@ -5,25 +5,35 @@
  *   magic u32 'SWAL' | length u32 (whole record) | crc32 u32 (of everything after it)
  *   lsn u64 | op u8 (1 add, 2 upsert, 3 delete) | collection: u16 length + UTF-8
  *   count u32 | dim u32 (0 for delete) | ids: count x (u16 length + UTF-8) | count x dim f32
+ *   [metadata: u32 length + UTF-8 JSON array, one object per id] when the op byte has bit 0x80
+ *
+ * Op 4 (meta) replaces the metadata of its ids (dim 0, no vectors, metadata always). JSON holds
+ * every metadata value exactly (strings, finite numbers, booleans, arrays of strings), and an
+ * older log without the 0x80 bit reads as before.
  */
 import { crc32 } from 'node:zlib';
+
+import type { Metadata } from '../metadata/values.js';
 
 export const RECORD_MAGIC = 0x4c415753; // 'SWAL' little-endian
 const MAGIC_BYTES = Buffer.from([0x53, 0x57, 0x41, 0x4c]);
 const HEADER = 12;
 
-export type WalOp = 'add' | 'upsert' | 'delete';
-const OP_CODE: Record<WalOp, number> = { add: 1, upsert: 2, delete: 3 };
-const OP_NAME: Record<number, WalOp> = { 1: 'add', 2: 'upsert', 3: 'delete' };
+export type WalOp = 'add' | 'upsert' | 'delete' | 'meta';
+const OP_CODE: Record<WalOp, number> = { add: 1, upsert: 2, delete: 3, meta: 4 };
+const OP_NAME: Record<number, WalOp> = { 1: 'add', 2: 'upsert', 3: 'delete', 4: 'meta' };
+const HAS_METADATA = 0x80;
 
 export interface WalRecord {
   readonly lsn: number;
   readonly op: WalOp;
   readonly collection: string;
   readonly ids: readonly string[];
-  /** count x dim floats; empty for delete. */
+  /** count x dim floats; empty for delete and meta. */
   readonly vectors: Float32Array;
   readonly dim: number;
+  /** One per id, when the write set metadata (always for meta); absent: the write left it alone. */
+  readonly metadatas?: readonly Metadata[] | null;
 }
 
 export function encodeRecord(r: WalRecord): Buffer {
@@ -36,23 +46,25 @@ export function encodeRecord(r: WalRecord): Buffer {
  * the log would otherwise copy). The CRC covers both. The caller keeps `r.vectors` unchanged
  * until the pieces are written.
  */
-export function encodeRecordParts(r: WalRecord): [Buffer, Buffer] {
+export function encodeRecordParts(r: WalRecord): Buffer[] {
   const name = Buffer.from(r.collection, 'utf8');
   const ids = r.ids.map((id) => Buffer.from(id, 'utf8'));
+  const meta = r.metadatas === undefined || r.metadatas === null ? null : Buffer.from(JSON.stringify(r.metadatas), 'utf8');
   const headLength = HEADER + 8 + 1 + 2 + name.length + 8 + ids.reduce((n, b) => n + 2 + b.length, 0);
-  const length = headLength + r.vectors.byteLength;
+  const tailLength = meta === null ? 0 : 4 + meta.length;
+  const length = headLength + r.vectors.byteLength + tailLength;
   const out = Buffer.alloc(headLength);
   out.writeUInt32LE(RECORD_MAGIC, 0);
   out.writeUInt32LE(length, 4);
   let at = HEADER;
   out.writeBigUInt64LE(BigInt(r.lsn), at);
   at += 8;
-  out.writeUInt8(OP_CODE[r.op], at++);
+  out.writeUInt8(OP_CODE[r.op] | (meta === null ? 0 : HAS_METADATA), at++);
   out.writeUInt16LE(name.length, at);
   name.copy(out, at + 2);
   at += 2 + name.length;
   out.writeUInt32LE(r.ids.length, at);
-  out.writeUInt32LE(r.op === 'delete' ? 0 : r.dim, at + 4);
+  out.writeUInt32LE(r.op === 'delete' || r.op === 'meta' ? 0 : r.dim, at + 4);
   at += 8;
   for (const b of ids) {
     out.writeUInt16LE(b.length, at);
@@ -60,10 +72,17 @@ export function encodeRecordParts(r: WalRecord): [Buffer, Buffer] {
     at += 2 + b.length;
   }
   const vectors = Buffer.from(r.vectors.buffer, r.vectors.byteOffset, r.vectors.byteLength);
-  const headCrc = crc32(out.subarray(HEADER));
-  // Not crc32(empty, headCrc): over a zero-length view of an empty ArrayBuffer it returns 0.
-  out.writeUInt32LE(vectors.length === 0 ? headCrc : crc32(vectors, headCrc), 8);
-  return [out, vectors];
+  const tail = Buffer.alloc(tailLength);
+  if (meta !== null) {
+    tail.writeUInt32LE(meta.length, 0);
+    meta.copy(tail, 4);
+  }
+  // Not crc32(empty, crc): over a zero-length view of an empty ArrayBuffer it returns 0.
+  let crc = crc32(out.subarray(HEADER));
+  if (vectors.length > 0) crc = crc32(vectors, crc);
+  if (tail.length > 0) crc = crc32(tail, crc);
+  out.writeUInt32LE(crc, 8);
+  return [out, vectors, tail];
 }
 
 export type Decoded =
@@ -86,8 +105,10 @@ export function decodeRecord(buf: Buffer, offset: number): Decoded {
     let at = 0;
     const lsn = Number(body.readBigUInt64LE(at));
     at += 8;
-    const op = OP_NAME[body.readUInt8(at++)];
+    const opByte = body.readUInt8(at++);
+    const op = OP_NAME[opByte & ~HAS_METADATA];
     if (op === undefined) return bad('unknown operation');
+    const hasMeta = (opByte & HAS_METADATA) !== 0;
     const nameLength = body.readUInt16LE(at);
     const collection = body.toString('utf8', at + 2, at + 2 + nameLength);
     at += 2 + nameLength;
@@ -101,10 +122,15 @@ export function decodeRecord(buf: Buffer, offset: number): Decoded {
       at += 2 + n;
     }
     const floats = count * dim;
-    if (at + floats * 4 !== body.length) return bad('record fields do not fill it');
+    const metaAt = at + floats * 4;
+    const metaLength = hasMeta ? body.readUInt32LE(metaAt) : 0;
+    if ((hasMeta ? metaAt + 4 + metaLength : metaAt) !== body.length) return bad('record fields do not fill it');
     const vectors = new Float32Array(floats);
     Buffer.from(vectors.buffer).set(body.subarray(at, at + floats * 4));
-    return { kind: 'record', record: { lsn, op, collection, ids, vectors, dim }, next: offset + length };
+    if (!hasMeta) return { kind: 'record', record: { lsn, op, collection, ids, vectors, dim }, next: offset + length };
+    const metadatas = JSON.parse(body.toString('utf8', metaAt + 4, metaAt + 4 + metaLength)) as Metadata[];
+    if (!Array.isArray(metadatas) || metadatas.length !== count) return bad('record metadata does not match its ids');
+    return { kind: 'record', record: { lsn, op, collection, ids, vectors, dim, metadatas }, next: offset + length };
   } catch {
     return bad('record fields run past its end');
   }

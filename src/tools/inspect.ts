@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 
 import { nativeLock } from '../native/binding.js';
 import { scanRecords } from '../storage/wal-record.js';
-import { idsPath, lockPath, manifestPath, segmentPath } from '../storage/layout.js';
+import { idsPath, lockPath, manifestPath, metaPath, segmentPath } from '../storage/layout.js';
 import { readManifest, type CollectionRecord, type Manifest } from '../storage/manifest.js';
 
 export interface ShardFacts {
@@ -23,6 +23,8 @@ export interface ShardFacts {
   readonly flushedLsn: number;
   readonly segmentBytes: number;
   readonly idsBytes: number;
+  /** The .meta file (0 where the generation has none: saved before shoal kept metadata). */
+  readonly metadataBytes: number;
 }
 
 export interface CollectionFacts {
@@ -80,11 +82,14 @@ function describeDirectory(root: string, manifest: Manifest): DirectoryFacts {
   const collections = manifest.collections.map((r) => {
     const shardDetails = r.shards.map((s, index): ShardFacts => {
       const flushedLsn = s.flushedLsn ?? r.createdLsn ?? 0;
-      if (s.generation === 0 || r.failure !== undefined) return { index, generation: s.generation, count: s.count, flushedLsn, segmentBytes: 0, idsBytes: 0 };
+      if (s.generation === 0 || r.failure !== undefined) return { index, generation: s.generation, count: s.count, flushedLsn, segmentBytes: 0, idsBytes: 0, metadataBytes: 0 };
       const seg = segmentPath(root, r.name, index, s.generation);
       const ids = idsPath(root, r.name, index, s.generation);
       named.add(seg).add(ids);
-      return { index, generation: s.generation, count: s.count, flushedLsn, segmentBytes: statSync(seg).size, idsBytes: statSync(ids).size };
+      const meta = s.metadata === true ? metaPath(root, r.name, index, s.generation) : null;
+      if (meta !== null) named.add(meta);
+      const metadataBytes = meta !== null && existsSync(meta) ? statSync(meta).size : 0;
+      return { index, generation: s.generation, count: s.count, flushedLsn, segmentBytes: statSync(seg).size, idsBytes: statSync(ids).size, metadataBytes };
     });
     return {
       name: r.name,
@@ -98,7 +103,7 @@ function describeDirectory(root: string, manifest: Manifest): DirectoryFacts {
       priority: r.priority ?? 'medium',
       quotaBytes: r.quotaBytes ?? 0,
       createdAt: new Date(r.createdAtMs).toISOString(),
-      bytesOnDisk: shardDetails.reduce((n, s) => n + s.segmentBytes + s.idsBytes, 0),
+      bytesOnDisk: shardDetails.reduce((n, s) => n + s.segmentBytes + s.idsBytes + s.metadataBytes, 0),
       unflushedWrites: unflushed(r, log.records),
       failure: r.failure?.message ?? null,
       shardDetails,

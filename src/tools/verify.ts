@@ -21,7 +21,8 @@ import { InvalidArgumentError, ShoalError } from '../errors.js';
 import { decodeIdFile } from '../ids/id-file.js';
 import type { IdTable } from '../ids/id-table.js';
 import { native, nativeAsync, type SegmentHandle } from '../native/binding.js';
-import { idsPath, manifestPath, segmentPath } from '../storage/layout.js';
+import { readMetaTable } from '../metadata/file.js';
+import { idsPath, manifestPath, metaPath, segmentPath } from '../storage/layout.js';
 import { readManifest, type CollectionRecord, type Manifest } from '../storage/manifest.js';
 import { scanRecords } from '../storage/wal-record.js';
 import { filesBelow } from './inspect.js';
@@ -79,6 +80,15 @@ export async function verifyDirectory(root: string): Promise<VerifyReport> {
       const ids = idsPath(root, record.name, index, shard.generation);
       checkedFiles.add(seg).add(ids);
       await checkShard(record, shard.count, seg, ids, fail);
+      if (shard.metadata === true) {
+        const meta = metaPath(root, record.name, index, shard.generation);
+        checkedFiles.add(meta);
+        try {
+          readMetaTable(readFileSync(meta), meta);
+        } catch (err) {
+          fail(meta, message(err));
+        }
+      }
     }
   }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability', 'backup', 'serving', 'memory'];
+const SCENARIOS = ['recall', 'segment', 'collection', 'tenants', 'reload', 'accounting', 'eventloop', 'singles', 'scaling', 'durability', 'backup', 'serving', 'memory', 'filtered'];
 let out = '';
 let status: number | null = null;
 let stderr = '';
@@ -90,10 +90,21 @@ describe('bench/run.mjs --smoke', () => {
     expect(data.restarts.map((r: { warmStart: boolean }) => r.warmStart)).toEqual([true, false]);
   });
 
+  it('filtered measured every selectivity: every result matched, none short of k', () => {
+    const [r] = read('filtered').rows;
+    expect(r.rows.map((x: { selectivity: number }) => x.selectivity)).toEqual([1, 0.01, 0.02, 0.1, 0.26, 0.5, 0.9]);
+    for (const x of r.rows) {
+      expect(x.allMatch).toBe(true);
+      expect(x.short).toBe(0);
+      expect(x.recall).toBeGreaterThan(0.5);
+    }
+    expect(r.ingest.metadataSeconds).toBeGreaterThan(0);
+  });
+
   it('wrote the report with a section per scenario, and the SVG charts', () => {
     const report = readFileSync(join(out, 'report.md'), 'utf8');
     expect(report.match(/^## \d+\. /gm)).toHaveLength(SCENARIOS.length);
-    for (const f of ['recall-tiny.svg', 'tenants-memory-100.svg', 'tenants-memory-50.svg', 'tenants-memory-25.svg', 'tenants-latency.svg', 'accounting.svg']) {
+    for (const f of ['recall-tiny.svg', 'filtered-sift1k.svg', 'tenants-memory-100.svg', 'tenants-memory-50.svg', 'tenants-memory-25.svg', 'tenants-latency.svg', 'accounting.svg']) {
       expect(existsSync(join(out, f)), f).toBe(true);
       expect(readFileSync(join(out, f), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
       expect(report).toContain(`](${f})`);

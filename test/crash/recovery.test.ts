@@ -137,9 +137,10 @@ describe('leftovers of a crash in collection folders', () => {
     const folder = join(path, 'collections', 'c');
     writeFileSync(join(folder, '0-1.seg.tmp-123-abcd'), 'partial');
     writeFileSync(join(folder, '0-99.seg'), 'stale');
+    writeFileSync(join(folder, '0-99.meta'), 'stale');
     writeFileSync(join(folder, '0-0.ids.corrupt-5'), 'evidence');
     const reopened = await Shoal.open({ path, threads: 1 });
-    expect(readdirSync(folder).sort()).toEqual(['0-0.ids.corrupt-5', '0-1.ids', '0-1.seg']);
+    expect(readdirSync(folder).sort()).toEqual(['0-0.ids.corrupt-5', '0-1.ids', '0-1.meta', '0-1.seg']);
     expect(await reopened.getCollection('c').count()).toBe(1);
     await reopened.close();
   });
@@ -163,6 +164,30 @@ describe('a damaged id file', () => {
     expect((err as CorruptionError).message).toContain(ids);
     expect(reopened.stats().residentBytes).toBe(0);
     expect(reopened.stats().nativeBytes).toBe(0);
+    await reopened.close();
+  });
+});
+
+describe('a damaged metadata file', () => {
+  it('fails its collection with an error naming it, moved aside with the shard files; others keep working', async () => {
+    const path = dir();
+    const db = await Shoal.open({ path, threads: 1 });
+    const a = await db.createCollection('a', { dim: 4 });
+    await a.add(['x', 'y'], [[1, 2, 3, 4], [4, 3, 2, 1]], [{ k: 'v' }, { k: 'w' }]);
+    await (await db.createCollection('b', { dim: 4 })).add(['z'], [[1, 1, 1, 1]], [{ k: 'v' }]);
+    await db.close();
+    const folder = join(path, 'collections', 'a');
+    const meta = join(folder, readdirSync(folder).find((f) => f.endsWith('.meta')) as string);
+    const bytes = readFileSync(meta);
+    bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0x20;
+    writeFileSync(meta, bytes);
+    const reopened = await Shoal.open({ path, threads: 1, warmStart: false });
+    const err = await reopened.getCollection('a').count({ where: { k: 'v' } }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptionError);
+    expect((err as CorruptionError).message).toContain(meta);
+    expect(readdirSync(folder).some((f) => f.includes('.meta.corrupt-'))).toBe(true);
+    expect(reopened.stats().nativeBytes).toBe(0);
+    expect(await reopened.getCollection('b').count({ where: { k: 'v' } })).toBe(1);
     await reopened.close();
   });
 });

@@ -36,7 +36,7 @@ const PURE = new Set([
 ]);
 
 export function layerOf(file: string): Layer {
-  if (PURE.has(file) || file.startsWith('src/ids/')) return 'pure';
+  if (PURE.has(file) || file.startsWith('src/ids/') || file.startsWith('src/metadata/')) return 'pure';
   // The command line and the server use shoal as any application would: through src/index.ts
   // (and the directory readers in src/tools).
   if (file.startsWith('src/cli/') || file.startsWith('src/server/')) return 'consumer';

@@ -358,11 +358,33 @@ describe('encodeRecord', () => {
   it('in parts: the vectors are a view of the record\'s own memory, and the parts make the same record', () => {
     const vectors = Float32Array.of(1, 2, 3, 4);
     const r: WalRecord = { lsn: 9, op: 'add', collection: 'c', ids: ['x', 'y'], vectors, dim: 2 };
-    const [head, body] = encodeRecordParts(r);
-    expect(body.buffer).toBe(vectors.buffer);
-    expect(Buffer.concat([head, body]).equals(encodeRecord(r))).toBe(true);
-    const d = decodeRecord(Buffer.concat([head, body]), 0);
+    const [head, body, tail] = encodeRecordParts(r);
+    expect(body?.buffer).toBe(vectors.buffer);
+    expect(Buffer.concat([head as Buffer, body as Buffer, tail as Buffer]).equals(encodeRecord(r))).toBe(true);
+    const d = decodeRecord(Buffer.concat([head as Buffer, body as Buffer, tail as Buffer]), 0);
     expect(d.kind).toBe('record');
     if (d.kind === 'record') expect(d.record).toEqual(r);
+  });
+
+  it('round-trips metadata on adds and meta records exactly', () => {
+    const metadatas = [{ n: 0.1 + 0.2, s: 'é\u2028"', tags: ['x', ''], ok: false }, {}];
+    for (const r of [
+      { lsn: 8, op: 'add', collection: 'c', ids: ['a', 'b'], vectors: new Float32Array([1, 2, 3, 4]), dim: 2, metadatas },
+      { lsn: 9, op: 'meta', collection: 'c', ids: ['a', 'b'], vectors: new Float32Array(0), dim: 0, metadatas },
+    ] as WalRecord[]) {
+      const d = decodeRecord(encodeRecord(r), 0);
+      expect(d.kind).toBe('record');
+      if (d.kind === 'record') expect(d.record).toEqual(r);
+    }
+  });
+
+  it('reads a record without metadata as before: no metadatas field', () => {
+    const d = decodeRecord(encodeRecord({ lsn: 3, op: 'upsert', collection: 'c', ids: ['a'], vectors: new Float32Array([1, 2]), dim: 2 }), 0);
+    expect(d.kind === 'record' && !('metadatas' in d.record)).toBe(true);
+  });
+
+  it('treats a metadata section that does not match its ids as damage', () => {
+    const good = encodeRecord({ lsn: 4, op: 'meta', collection: 'c', ids: ['a', 'b'], vectors: new Float32Array(0), dim: 0, metadatas: [{ x: 1 }] });
+    expect(decodeRecord(good, 0)).toMatchObject({ kind: 'bad', why: 'record metadata does not match its ids' });
   });
 });
