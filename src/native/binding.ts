@@ -85,10 +85,15 @@ export interface ByteEstimate {
   readonly totalBytes: number;
 }
 
+/**
+ * The allocator's own counters (glibc's mallinfo2). `available` is false, and the three
+ * counters null, where the allocator offers none: musl, macOS, Windows, glibc before 2.33.
+ * The exact per-segment counts (`bytes`, totalBytes) do not depend on them.
+ */
 export interface AllocatorCounters {
-  readonly inUseBytes: number;
-  readonly mmappedBytes: number;
-  readonly freeBytes: number;
+  readonly inUseBytes: number | null;
+  readonly mmappedBytes: number | null;
+  readonly freeBytes: number | null;
   readonly available: boolean;
   /** What setAllocatorSlack set. */
   readonly slackBytes: number;
@@ -98,8 +103,14 @@ export interface AllocatorCounters {
   readonly trims: number;
 }
 
+/** A distance kernel: SIMD families are chosen at run time from what the CPU has. */
+export type KernelName = 'portable' | 'avx2-fma' | 'avx512' | 'neon';
+
 export interface BuildInfo {
-  readonly kernel: 'avx2-fma' | 'portable';
+  /** The kernel in use (the best in `kernels`, unless SHOAL_SIMD caps it). */
+  readonly kernel: KernelName;
+  /** Every kernel this build can run on this CPU. */
+  readonly kernels: readonly KernelName[];
   readonly sanitized: boolean;
   readonly napiVersion: number;
   readonly hnswlib: string;
@@ -152,7 +163,7 @@ interface Addon {
   allocatorCounters(): AllocatorCounters;
   trimAllocator(): void;
   setAllocatorSlack(slackBytes: number): void;
-  distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number;
+  distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: KernelName): number;
   buildInfo(): BuildInfo;
   adjustExternalMemory(deltaBytes: number): number;
 }
@@ -209,7 +220,7 @@ export const native = {
    * returned to the OS (process-wide; see native/accounting.h).
    */
   setAllocatorSlack: (slackBytes: number): void => guard(() => addon.setAllocatorSlack(slackBytes)),
-  distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number =>
+  distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: KernelName): number =>
     guard(() => addon.distance(space, a, b, kernel)),
   buildInfo: (): BuildInfo => addon.buildInfo(),
   /** Reports a change in native memory kept alive by JS objects to V8 (main thread). */
