@@ -254,6 +254,13 @@ void* CountedNewNothrow(size_t size) noexcept {
 
 }  // namespace
 
+// The C++ library's <new> declares these with default visibility, which -fvisibility=hidden
+// does not override. On Linux the version script (exports.map) makes them local; a macOS
+// build from source is limited to the Node-API entry points by exports.txt, and a Windows
+// DLL exports only what is marked. The macOS prebuilt binaries (zig's Mach-O linker takes no
+// exported-symbols list, and clang refuses to hide these) export them: harmless, since dyld
+// binds the other images loaded before the addon to their own allocator, and an allocation
+// that did come here is charged only inside a ChargeScope, which only the addon's code sets.
 void* operator new(size_t size) { return CountedNew(size); }
 void* operator new[](size_t size) { return CountedNew(size); }
 void* operator new(size_t size, const std::nothrow_t&) noexcept { return CountedNewNothrow(size); }

@@ -70,6 +70,9 @@ uint32_t PowerOfX(uint64_t n) {
 // so crc(A B C) = crc(A)·x^(8·2L) + crc(B)·x^(8·L) + crc(C) with B and C started from zero.
 constexpr size_t kLaneBytes = 8192;
 
+// The folding kernel's step (x86-64 only; elsewhere HasFolding() is false).
+constexpr size_t kFoldStepBytes = 256;
+
 // Joins three lane CRCs computed from zero (b, d) and from the running CRC (a).
 inline uint32_t JoinLanes(uint32_t a, uint32_t b, uint32_t d) {
   static const uint32_t shift_one_lane = PowerOfX(8 * kLaneBytes);
@@ -79,7 +82,7 @@ inline uint32_t JoinLanes(uint32_t a, uint32_t b, uint32_t d) {
 
 #if defined(SHOAL_X86_64)
 
-SHOAL_TARGET("sse4.2") uint64_t ExtendWords(uint64_t c, const uint8_t* p,
+SHOAL_TARGET("sse4.2,crc32") uint64_t ExtendWords(uint64_t c, const uint8_t* p,
                                                        size_t words) {
   for (size_t i = 0; i < words; ++i) {
     uint64_t word;
@@ -90,7 +93,7 @@ SHOAL_TARGET("sse4.2") uint64_t ExtendWords(uint64_t c, const uint8_t* p,
 }
 
 
-SHOAL_TARGET("sse4.2") uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
+SHOAL_TARGET("sse4.2,crc32") uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
                                                           size_t size) {
   uint64_t c = crc;
   while (size >= 3 * kLaneBytes) {
@@ -143,23 +146,21 @@ SHOAL_TARGET("avx512f") inline __m512i Broadcast(const FoldConstants& k) {
 
 inline __m128i AsLane(const FoldConstants& k) { return _mm_set_epi64x(k.hi, k.lo); }
 
-SHOAL_TARGET("avx512f,vpclmulqdq,sse4.2") inline __m512i Fold512(__m512i acc, __m512i k,
+SHOAL_TARGET("avx512f,vpclmulqdq,sse4.2,crc32") inline __m512i Fold512(__m512i acc, __m512i k,
                                                                              __m512i next) {
   const __m512i lo = _mm512_clmulepi64_epi128(acc, k, 0x00);
   const __m512i hi = _mm512_clmulepi64_epi128(acc, k, 0x11);
   return _mm512_ternarylogic_epi64(lo, hi, next, 0x96);  // lo ^ hi ^ next
 }
 
-SHOAL_TARGET("avx512f,vpclmulqdq,pclmul,sse4.2") inline __m128i Fold128(__m128i acc, __m128i k,
+SHOAL_TARGET("avx512f,vpclmulqdq,pclmul,sse4.2,crc32") inline __m128i Fold128(__m128i acc, __m128i k,
                                                                                     __m128i next) {
   return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(acc, k, 0x00), _mm_clmulepi64_si128(acc, k, 0x11)), next);
 }
 
-constexpr size_t kFoldStepBytes = 256;
-
 // Extends `crc` over the largest multiple of 256 bytes in `size` (at least 512); returns the
 // bytes consumed through *consumed.
-SHOAL_TARGET("avx512f,vpclmulqdq,pclmul,sse4.2") uint32_t ExtendFolding(uint32_t crc, const uint8_t* p,
+SHOAL_TARGET("avx512f,vpclmulqdq,pclmul,sse4.2,crc32") uint32_t ExtendFolding(uint32_t crc, const uint8_t* p,
                                                                                     size_t size, size_t* consumed) {
   static const FoldConstants k_step(8 * kFoldStepBytes);
   static const FoldConstants k_64(8 * 64);

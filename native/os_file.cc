@@ -32,13 +32,6 @@ constexpr size_t kChunkBytes = 8u << 20;
 }
 #endif
 
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 #ifdef _WIN32
@@ -117,7 +110,7 @@ void OsFile::Close() {
   if (!CloseHandle(h)) ThrowIo(path_, "close");
 }
 
-void ReplaceFile(const std::string& from, const std::string& to) {
+void ReplaceFileAtomically(const std::string& from, const std::string& to) {
   if (!MoveFileExW(WidePath(from).c_str(), WidePath(to).c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
     ThrowIo(to, "rename");
   }
@@ -130,6 +123,16 @@ void SyncDirectoryOf(const std::string&) {}
 uint64_t CurrentProcessId() { return GetCurrentProcessId(); }
 
 #else
+
+namespace {
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
 
 OsFile::OsFile(const std::string& path, Mode mode) : path_(path) {
   const int flags = mode == Mode::kRead ? O_RDONLY : O_WRONLY | O_CREAT | O_TRUNC;
@@ -187,7 +190,7 @@ void OsFile::Close() {
   if (::close(fd) != 0) ThrowIo(path_, "close");
 }
 
-void ReplaceFile(const std::string& from, const std::string& to) {
+void ReplaceFileAtomically(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) ThrowIo(to, "rename");
 }
 

@@ -40,7 +40,7 @@ class OsFile {
 };
 
 // Renames `from` over `to`, replacing it atomically.
-void ReplaceFile(const std::string& from, const std::string& to);
+void ReplaceFileAtomically(const std::string& from, const std::string& to);
 // Removes `path`; no error if that fails (cleanup after another failure).
 void RemoveFileQuietly(const std::string& path);
 // Makes a rename inside `path`'s directory durable (fsync of the directory on POSIX; Windows

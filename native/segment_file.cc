@@ -210,7 +210,7 @@ void WriteSegmentFile(const std::string& path, const SegmentSpec& spec, const Hn
     fd.WriteAt(0, &h, sizeof h);
     fd.Sync();
     fd.Close();
-    ReplaceFile(temp, path);
+    ReplaceFileAtomically(temp, path);
   } catch (...) {
     RemoveFileQuietly(temp);
     throw;

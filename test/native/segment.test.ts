@@ -10,6 +10,7 @@ import { NO_LABEL, native } from '../../src/native/binding.js';
 import { Segment } from '../../src/native/segment.js';
 import { crc32c } from '../support/crc32c.js';
 import { bruteForceKnn, distance, loadSiftSmall, randomVectors, range, recallAtK, type Space } from '../support/data.js';
+import { nodeCommand } from '../support/node.js';
 
 let dir = '';
 let baseline = 0;
@@ -234,7 +235,7 @@ describe('persistence', () => {
       addon.freeSegment(addon.loadSegment(process.argv[1]));
     `;
     const env = { ...process.env, SHOAL_CRC32C_KERNEL: kernel };
-    execFileSync(process.execPath, ['-e', child, path], { env, stdio: 'inherit' });
+    execFileSync(...nodeCommand(['-e', child, path]), { env, stdio: 'inherit' });
     const file = readFileSync(path);
     expect(file.length).toBeGreaterThan(2 * 768 * 1024); // several lane blocks and read steps
     expect(file.readUInt32LE(72)).toBe(crc32c(file.subarray(128)));
