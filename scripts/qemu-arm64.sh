@@ -33,6 +33,16 @@ if [ ! -x "$node_dir/bin/node" ]; then
   rm -f "$cache/$tarball"
 fi
 
+# vitest's bundler (rolldown) has a native binding per platform; npm installed the x64 one only.
+rolldown_version="$(node -p "require('./node_modules/rolldown/package.json').version")"
+rolldown_arm="node_modules/@rolldown/binding-linux-arm64-gnu"
+if [ ! -f "$rolldown_arm/package.json" ]; then
+  mkdir -p "$rolldown_arm"
+  tarball="$(cd "$cache" && npm pack --silent "@rolldown/binding-linux-arm64-gnu@$rolldown_version" | tail -n 1)"
+  tar -xzf "$cache/$tarball" -C "$rolldown_arm" --strip-components=1
+  rm -f "$cache/$tarball"
+fi
+
 binary="$PWD/prebuilds/linux-arm64/node.napi.glibc.node"
 [ -f "$binary" ] || node scripts/prebuild.mjs --only=linux-arm64-glibc
 [ -d dist ] || npx tsc -p tsconfig.build.json
