@@ -125,6 +125,7 @@ SHOAL_TARGET("avx2,fma") float IpAvx2(const void* pa, const void* pb, const void
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 // AVX-512: 32 floats per step in two chains; the tail (any dimension) is one masked load, so
