@@ -1,15 +1,31 @@
 // native/accounting.cc
 //
-// The --wrap targets (see accounting.h). Each wrapper calls the real allocator, then
-// charges the chunk it got or gave back to the thread's current account, if any. With no
-// scope active (node-addon-api's own objects, argument copies) nothing is charged.
+// The counted allocation functions (see accounting.h and counted_alloc.h). Each calls the
+// real allocator, then charges the chunk it got or gave back to the thread's current account,
+// if any. With no scope active (node-addon-api's own objects, argument copies) nothing is
+// charged.
 #include "accounting.h"
-
-#include <malloc.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+#if defined(__GLIBC__)
+#include <dlfcn.h>
+#include <malloc.h>
+#elif defined(__APPLE__)
+#include <malloc/malloc.h>
+#elif defined(_WIN32)
+#include <malloc.h>
+#else
+#include <malloc.h>  // musl and the BSDs declare malloc_usable_size here
+#endif
+
+// This file calls the allocator itself: the renaming of counted_alloc.h stops here.
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
 
 namespace shoal {
 namespace {
@@ -26,11 +42,18 @@ void RaiseTo(std::atomic<int64_t>* peak, int64_t value) {
 
 // What a block costs the allocator. glibc keeps an 8-byte size field in front of every chunk
 // and malloc_usable_size reports the rest, so usable + 8 is the chunk size mallinfo2 counts
-// (for the rare mmapped chunk it is 8 bytes short: those have a 16-byte header).
+// (for the rare mmapped chunk it is 8 bytes short: those have a 16-byte header). Elsewhere
+// the usable size the allocator reports for the block: a free subtracts exactly what the
+// allocation added, so the count stays exact, though it leaves out headers the allocator
+// does not disclose.
 inline int64_t ChunkBytes(void* p) {
   if (p == nullptr) return 0;
 #if defined(__GLIBC__)
   return static_cast<int64_t>(malloc_usable_size(p) + sizeof(size_t));
+#elif defined(__APPLE__)
+  return static_cast<int64_t>(malloc_size(p));
+#elif defined(_WIN32)
+  return static_cast<int64_t>(_msize(p));
 #else
   return static_cast<int64_t>(malloc_usable_size(p));
 #endif
@@ -41,8 +64,12 @@ inline int64_t ChunkBytes(void* p) {
 // allocators replace glibc's; there every block counts as heap.
 inline bool IsMmappedChunk(void* p) {
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // The header lies before the block malloc returned; hide where the pointer came from so the
+  // compiler, which sees the malloc call inlined here, does not call the read out of bounds.
+  const char* block = static_cast<const char*>(p);
+  __asm__("" : "+r"(block));
   size_t size_field = 0;
-  std::memcpy(&size_field, static_cast<char*>(p) - sizeof(size_t), sizeof size_field);
+  std::memcpy(&size_field, block - sizeof(size_t), sizeof size_field);
   return (size_field & 2) != 0;
 #else
   (void)p;
@@ -136,14 +163,29 @@ ChargeScope::~ChargeScope() {
 int64_t TotalTrackedBytes() { return g_total_bytes.load(std::memory_order_relaxed); }
 int64_t PeakTotalTrackedBytes() { return g_peak_total_bytes.load(std::memory_order_relaxed); }
 
-AllocatorCounters ReadAllocatorCounters() {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  struct mallinfo2 info = mallinfo2();
-  return {static_cast<double>(info.uordblks), static_cast<double>(info.hblkhd),
-          static_cast<double>(info.fordblks), true};
-#else
-  return {0, 0, 0, false};
+#if defined(__GLIBC__)
+namespace {
+// glibc 2.33's mallinfo2, looked up at run time: the prebuilt binary is linked against an
+// older glibc (2.28, for older distributions) and must still read it where the system's glibc
+// has it. mallinfo's int fields would wrap at 2 GiB, so without mallinfo2 there are no counters.
+struct MallInfo2 {
+  size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+using MallInfo2Fn = MallInfo2 (*)();
+MallInfo2Fn FindMallInfo2() { return reinterpret_cast<MallInfo2Fn>(dlsym(RTLD_DEFAULT, "mallinfo2")); }
+}  // namespace
 #endif
+
+AllocatorCounters ReadAllocatorCounters() {
+#if defined(__GLIBC__)
+  static const MallInfo2Fn mallinfo2_fn = FindMallInfo2();
+  if (mallinfo2_fn != nullptr) {
+    const MallInfo2 info = mallinfo2_fn();
+    return {static_cast<double>(info.uordblks), static_cast<double>(info.hblkhd),
+            static_cast<double>(info.fordblks), true};
+  }
+#endif
+  return {0, 0, 0, false};
 }
 
 int64_t AllocatorTrims() { return g_trims.load(std::memory_order_relaxed); }
@@ -178,37 +220,27 @@ void ReturnFreeMemoryBeyondSlack() {
 
 }  // namespace shoal
 
-// ---- the wrapped symbols -------------------------------------------------------------
-// Declared extern "C" with the mangled names of the global operators, which is what
-// `--wrap=_Znwm` and friends redirect references to.
+// ---- the counted functions -----------------------------------------------------------
+// counted_alloc.h renames the addon's malloc/calloc/realloc/free calls to these; the operators
+// below route its new and delete here too.
 extern "C" {
-void* __real_malloc(size_t size);
-void* __real_calloc(size_t count, size_t size);
-void* __real_realloc(void* p, size_t size);
-void __real_free(void* p);
-void* __real__Znwm(size_t size);
-void* __real__Znam(size_t size);
-void* __real__ZnwmRKSt9nothrow_t(size_t size, const std::nothrow_t&) noexcept;
-void* __real__ZnamRKSt9nothrow_t(size_t size, const std::nothrow_t&) noexcept;
-void __real__ZdlPv(void* p) noexcept;
-void __real__ZdaPv(void* p) noexcept;
-void __real__ZdlPvm(void* p, size_t size) noexcept;
-void __real__ZdaPvm(void* p, size_t size) noexcept;
 
-void* __wrap_malloc(size_t size) {
-  void* p = __real_malloc(size);
+void* shoal_counted_malloc(size_t size) noexcept {
+  void* p = std::malloc(size);
   shoal::ChargeNew(p);
   return p;
 }
-void* __wrap_calloc(size_t count, size_t size) {
-  void* p = __real_calloc(count, size);
+
+void* shoal_counted_calloc(size_t count, size_t size) noexcept {
+  void* p = std::calloc(count, size);
   shoal::ChargeNew(p);
   return p;
 }
-void* __wrap_realloc(void* p, size_t size) {
+
+void* shoal_counted_realloc(void* p, size_t size) noexcept {
   const int64_t before = shoal::t_current ? shoal::ChunkBytes(p) : 0;
   const int64_t heap_before = shoal::t_current ? shoal::HeapBytes(p) : 0;
-  void* q = __real_realloc(p, size);
+  void* q = std::realloc(p, size);
   if (shoal::t_current != nullptr) {
     // A failed realloc leaves p untouched; a realloc to size 0 may free it and return null.
     if (q != nullptr) {
@@ -219,44 +251,57 @@ void* __wrap_realloc(void* p, size_t size) {
   }
   return q;
 }
-void __wrap_free(void* p) {
+
+void shoal_counted_free(void* p) noexcept {
   shoal::ChargeFree(p);
-  __real_free(p);
+  std::free(p);
 }
-void* __wrap__Znwm(size_t size) {
-  void* p = __real__Znwm(size);
-  shoal::ChargeNew(p);
-  return p;
-}
-void* __wrap__Znam(size_t size) {
-  void* p = __real__Znam(size);
-  shoal::ChargeNew(p);
-  return p;
-}
-void* __wrap__ZnwmRKSt9nothrow_t(size_t size, const std::nothrow_t& tag) noexcept {
-  void* p = __real__ZnwmRKSt9nothrow_t(size, tag);
-  shoal::ChargeNew(p);
-  return p;
-}
-void* __wrap__ZnamRKSt9nothrow_t(size_t size, const std::nothrow_t& tag) noexcept {
-  void* p = __real__ZnamRKSt9nothrow_t(size, tag);
-  shoal::ChargeNew(p);
-  return p;
-}
-void __wrap__ZdlPv(void* p) noexcept {
-  shoal::ChargeFree(p);
-  __real__ZdlPv(p);
-}
-void __wrap__ZdaPv(void* p) noexcept {
-  shoal::ChargeFree(p);
-  __real__ZdaPv(p);
-}
-void __wrap__ZdlPvm(void* p, size_t size) noexcept {
-  shoal::ChargeFree(p);
-  __real__ZdlPvm(p, size);
-}
-void __wrap__ZdaPvm(void* p, size_t size) noexcept {
-  shoal::ChargeFree(p);
-  __real__ZdaPvm(p, size);
-}
+
 }  // extern "C"
+
+// ---- the replaced global operator new and delete ----------------------------------------
+// They replace the C++ library's only for code linked into this library: the symbols stay
+// local to it (see counted_alloc.h), so Node's and other addons' allocations never come here.
+// The C++ library's own operator new is malloc underneath on every target shoal builds for,
+// so a block its out-of-line code allocated may be released here with free, and the other way
+// round (ASan is told so: scripts/asan.sh). The over-aligned forms are not replaced: they pair
+// with each other inside the C++ library and shoal allocates no over-aligned type.
+namespace {
+
+void* CountedNew(size_t size) {
+  if (size == 0) size = 1;
+  for (;;) {
+    if (void* p = shoal_counted_malloc(size)) return p;
+    std::new_handler handler = std::get_new_handler();
+    if (handler == nullptr) throw std::bad_alloc();
+    handler();
+  }
+}
+
+void* CountedNewNothrow(size_t size) noexcept {
+  try {
+    return CountedNew(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+// The C++ library's <new> declares these with default visibility, which -fvisibility=hidden
+// does not override. On Linux the version script (exports.map) makes them local; a macOS
+// build from source is limited to the Node-API entry points by exports.txt, and a Windows
+// DLL exports only what is marked. The macOS prebuilt binaries (zig's Mach-O linker takes no
+// exported-symbols list, and clang refuses to hide these) export them: harmless, since dyld
+// binds the other images loaded before the addon to their own allocator, and an allocation
+// that did come here is charged only inside a ChargeScope, which only the addon's code sets.
+void* operator new(size_t size) { return CountedNew(size); }
+void* operator new[](size_t size) { return CountedNew(size); }
+void* operator new(size_t size, const std::nothrow_t&) noexcept { return CountedNewNothrow(size); }
+void* operator new[](size_t size, const std::nothrow_t&) noexcept { return CountedNewNothrow(size); }
+void operator delete(void* p) noexcept { shoal_counted_free(p); }
+void operator delete[](void* p) noexcept { shoal_counted_free(p); }
+void operator delete(void* p, size_t) noexcept { shoal_counted_free(p); }
+void operator delete[](void* p, size_t) noexcept { shoal_counted_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { shoal_counted_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { shoal_counted_free(p); }

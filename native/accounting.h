@@ -1,9 +1,10 @@
 // native/accounting.h
 //
-// Exact native byte accounting. The addon is linked with -Wl,--wrap for malloc, calloc,
-// realloc, free and the global operator new/delete (binding.gyp), so every allocation made by
-// code compiled into this library -- hnswlib's templates included -- passes through
-// accounting.cc. While a ChargeScope is active on a thread, each allocation and free is
+// Exact native byte accounting. counted_alloc.h, forced into every translation unit, renames
+// the malloc, calloc, realloc and free calls of code compiled into this library -- hnswlib's
+// templates included -- to counted functions in accounting.cc, which also replaces the global
+// operator new and delete inside the library; so every allocation that code makes passes
+// through accounting.cc, with any compiler, linker and C library. While a ChargeScope is active on a thread, each allocation and free is
 // charged to that scope's AllocAccount at the allocator's own chunk size, and to the
 // process-wide total. Nothing else in shoal counts native bytes; memory_estimate.h predicts
 // them before they are allocated, for admission.
@@ -13,9 +14,9 @@
 // account returns exactly to zero when its segment is destroyed.
 //
 // Rule for code inside a scope: build no std::string (throw Failure with a literal message,
-// or validate before entering the scope). libstdc++ builds strings in its own out-of-line
-// code, which is not wrapped, while our inline code frees them: inside a scope that frees
-// bytes that were never charged.
+// or validate before entering the scope). A shared libstdc++ builds strings in its own
+// out-of-line code, which is not counted, while our inline code frees them: inside a scope
+// that frees bytes that were never charged.
 #pragma once
 
 #include <atomic>
@@ -60,8 +61,9 @@ int64_t TotalTrackedBytes();
 // The highest value TotalTrackedBytes() has had since the addon loaded.
 int64_t PeakTotalTrackedBytes();
 
-// The allocator's own process-wide counters (glibc mallinfo2), for tests that check
-// AllocAccount against the allocator. Zeros where the allocator offers none.
+// The allocator's own process-wide counters (glibc mallinfo2, looked up at run time), for
+// tests that check AllocAccount against the allocator. available = false, and zeros, where
+// the allocator offers none (musl, macOS, Windows, glibc before 2.33).
 struct AllocatorCounters {
   double in_use_bytes;    // bytes in chunks in use, heap arenas (uordblks)
   double mmapped_bytes;   // bytes in chunks served by mmap (hblkhd)

@@ -1,8 +1,19 @@
 // native/crc32c.cc
+//
+// Three kernels, chosen once per process: folding with carry-less multiplication (x86-64
+// with AVX-512 and VPCLMULQDQ), the CRC32C instruction (SSE4.2 on x86-64, the ARMv8 CRC32
+// extension on arm64) in three interleaved chains, and a table-driven portable loop. Each
+// hardware kernel is compiled only for its architecture (cpu_features.h).
 #include "crc32c.h"
 
+#include "cpu_features.h"
+
+#if defined(SHOAL_X86_64)
 #include <immintrin.h>
 #include <nmmintrin.h>
+#elif defined(SHOAL_ARM64)
+#include <arm_acle.h>
+#endif
 
 #include <array>
 #include <cstdlib>
@@ -53,7 +64,25 @@ uint32_t PowerOfX(uint64_t n) {
   return result;
 }
 
-__attribute__((target("sse4.2"))) uint64_t ExtendWords(uint64_t c, const uint8_t* p,
+// The crc32 instruction has a latency of three cycles and a throughput of one per cycle, so
+// one dependency chain runs at a third of its speed. Blocks of three lanes are checksummed as
+// three independent chains and joined by multiplying with powers of x: a CRC register is linear,
+// so crc(A B C) = crc(A)·x^(8·2L) + crc(B)·x^(8·L) + crc(C) with B and C started from zero.
+constexpr size_t kLaneBytes = 8192;
+
+// The folding kernel's step (x86-64 only; elsewhere HasFolding() is false).
+constexpr size_t kFoldStepBytes = 256;
+
+// Joins three lane CRCs computed from zero (b, d) and from the running CRC (a).
+inline uint32_t JoinLanes(uint32_t a, uint32_t b, uint32_t d) {
+  static const uint32_t shift_one_lane = PowerOfX(8 * kLaneBytes);
+  static const uint32_t shift_two_lanes = PowerOfX(16 * kLaneBytes);
+  return MultiplyModP(a, shift_two_lanes) ^ MultiplyModP(b, shift_one_lane) ^ d;
+}
+
+#if defined(SHOAL_X86_64)
+
+SHOAL_TARGET("sse4.2,crc32") uint64_t ExtendWords(uint64_t c, const uint8_t* p,
                                                        size_t words) {
   for (size_t i = 0; i < words; ++i) {
     uint64_t word;
@@ -63,16 +92,9 @@ __attribute__((target("sse4.2"))) uint64_t ExtendWords(uint64_t c, const uint8_t
   return c;
 }
 
-// The crc32 instruction has a latency of three cycles and a throughput of one per cycle, so
-// one dependency chain runs at a third of its speed. Blocks of three lanes are checksummed as
-// three independent chains and joined by multiplying with powers of x: a CRC register is linear,
-// so crc(A B C) = crc(A)·x^(8·2L) + crc(B)·x^(8·L) + crc(C) with B and C started from zero.
-constexpr size_t kLaneBytes = 8192;
 
-__attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
+SHOAL_TARGET("sse4.2,crc32") uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
                                                           size_t size) {
-  static const uint32_t shift_one_lane = PowerOfX(8 * kLaneBytes);
-  static const uint32_t shift_two_lanes = PowerOfX(16 * kLaneBytes);
   uint64_t c = crc;
   while (size >= 3 * kLaneBytes) {
     uint64_t a = c;
@@ -87,8 +109,7 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const ui
       b = _mm_crc32_u64(b, wb);
       d = _mm_crc32_u64(d, wd);
     }
-    c = MultiplyModP(static_cast<uint32_t>(a), shift_two_lanes) ^
-        MultiplyModP(static_cast<uint32_t>(b), shift_one_lane) ^ static_cast<uint32_t>(d);
+    c = JoinLanes(static_cast<uint32_t>(a), static_cast<uint32_t>(b), static_cast<uint32_t>(d));
     p += 3 * kLaneBytes;
     size -= 3 * kLaneBytes;
   }
@@ -119,29 +140,27 @@ struct FoldConstants {
   int64_t hi;  // multiplies its last 8
 };
 
-__attribute__((target("avx512f"))) inline __m512i Broadcast(const FoldConstants& k) {
+SHOAL_TARGET("avx512f") inline __m512i Broadcast(const FoldConstants& k) {
   return _mm512_set_epi64(k.hi, k.lo, k.hi, k.lo, k.hi, k.lo, k.hi, k.lo);
 }
 
 inline __m128i AsLane(const FoldConstants& k) { return _mm_set_epi64x(k.hi, k.lo); }
 
-__attribute__((target("avx512f,vpclmulqdq,sse4.2"))) inline __m512i Fold512(__m512i acc, __m512i k,
+SHOAL_TARGET("avx512f,vpclmulqdq,sse4.2,crc32") inline __m512i Fold512(__m512i acc, __m512i k,
                                                                              __m512i next) {
   const __m512i lo = _mm512_clmulepi64_epi128(acc, k, 0x00);
   const __m512i hi = _mm512_clmulepi64_epi128(acc, k, 0x11);
   return _mm512_ternarylogic_epi64(lo, hi, next, 0x96);  // lo ^ hi ^ next
 }
 
-__attribute__((target("avx512f,vpclmulqdq,pclmul,sse4.2"))) inline __m128i Fold128(__m128i acc, __m128i k,
+SHOAL_TARGET("avx512f,vpclmulqdq,pclmul,sse4.2,crc32") inline __m128i Fold128(__m128i acc, __m128i k,
                                                                                     __m128i next) {
   return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(acc, k, 0x00), _mm_clmulepi64_si128(acc, k, 0x11)), next);
 }
 
-constexpr size_t kFoldStepBytes = 256;
-
 // Extends `crc` over the largest multiple of 256 bytes in `size` (at least 512); returns the
 // bytes consumed through *consumed.
-__attribute__((target("avx512f,vpclmulqdq,pclmul,sse4.2"))) uint32_t ExtendFolding(uint32_t crc, const uint8_t* p,
+SHOAL_TARGET("avx512f,vpclmulqdq,pclmul,sse4.2,crc32") uint32_t ExtendFolding(uint32_t crc, const uint8_t* p,
                                                                                     size_t size, size_t* consumed) {
   static const FoldConstants k_step(8 * kFoldStepBytes);
   static const FoldConstants k_64(8 * 64);
@@ -178,16 +197,64 @@ __attribute__((target("avx512f,vpclmulqdq,pclmul,sse4.2"))) uint32_t ExtendFoldi
   return static_cast<uint32_t>(_mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(x, 1))));
 }
 
-bool HasFolding() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq") &&
-         __builtin_cpu_supports("sse4.2");
+bool HasFolding() { return Cpu().avx512f && Cpu().vpclmulqdq && Cpu().sse42 && Cpu().pclmul; }
+
+bool HasHardwareCrc() { return Cpu().sse42; }
+
+#elif defined(SHOAL_ARM64)
+
+// The same three-chain scheme with the ARMv8 CRC32C instructions (also three cycles of
+// latency on Cortex-A and Neoverse cores).
+#if defined(_MSC_VER) && !defined(__clang__)
+#define SHOAL_ARM_CRC
+#else
+#define SHOAL_ARM_CRC SHOAL_TARGET("arch=armv8-a+crc")
+#endif
+
+SHOAL_ARM_CRC uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t size) {
+  uint32_t c = crc;
+  while (size >= 3 * kLaneBytes) {
+    uint32_t a = c, b = 0, d = 0;
+    for (size_t i = 0; i < kLaneBytes; i += 8) {
+      uint64_t wa, wb, wd;
+      std::memcpy(&wa, p + i, 8);
+      std::memcpy(&wb, p + kLaneBytes + i, 8);
+      std::memcpy(&wd, p + 2 * kLaneBytes + i, 8);
+      a = __crc32cd(a, wa);
+      b = __crc32cd(b, wb);
+      d = __crc32cd(d, wd);
+    }
+    c = JoinLanes(a, b, d);
+    p += 3 * kLaneBytes;
+    size -= 3 * kLaneBytes;
+  }
+  for (; size >= 8; size -= 8, p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __crc32cd(c, word);
+  }
+  for (; size > 0; --size) c = __crc32cb(c, *p++);
+  return c;
 }
 
-bool HasHardwareCrc() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("sse4.2");
+bool HasHardwareCrc() { return Cpu().arm_crc32; }
+bool HasFolding() { return false; }
+uint32_t ExtendFolding(uint32_t crc, const uint8_t*, size_t, size_t* consumed) {
+  *consumed = 0;
+  return crc;
 }
+
+#else
+
+bool HasHardwareCrc() { return false; }
+bool HasFolding() { return false; }
+uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t size) { return ExtendPortable(crc, p, size); }
+uint32_t ExtendFolding(uint32_t crc, const uint8_t*, size_t, size_t* consumed) {
+  *consumed = 0;
+  return crc;
+}
+
+#endif
 
 // SHOAL_CRC32C_KERNEL=crc32 or =portable caps the kernel below what the CPU has, so tests
 // check every kernel on any machine.

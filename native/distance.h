@@ -1,7 +1,7 @@
 // native/distance.h
 //
 // Distance kernels and the hnswlib spaces built on them. Kernels are chosen once per process
-// from what the CPU offers (AVX2+FMA, else portable code), so one binary built for baseline
+// from what the CPU offers (AVX-512, AVX2+FMA, NEON on arm64, else portable code), so one binary built for baseline
 // x86-64 still runs everywhere and is fast where it can be. hnswlib's own spaces pick SIMD at
 // compile time (SSE only with node-gyp's default flags), which is why shoal has its own.
 // Does not own: normalisation policy for cosine (segment.cc normalises before calling).
@@ -16,13 +16,19 @@ namespace shoal {
 
 enum class SpaceKind : uint32_t { kL2 = 0, kInnerProduct = 1, kCosine = 2 };
 
-enum class KernelLevel { kPortable, kAvx2Fma };
+enum class KernelLevel { kPortable, kAvx2Fma, kAvx512, kNeon };
 
 using DistanceFn = float (*)(const void* a, const void* b, const void* dim_param);
 
-// The best level this CPU supports (overridable for testing with SHOAL_SIMD=portable).
+// The best level this CPU supports. SHOAL_SIMD=<name> caps it (for tests and benchmarks):
+// the best supported level at or below the one named.
 KernelLevel ActiveKernelLevel();
+// Whether this build and CPU can run `level` (AVX levels only on x86-64, NEON only on arm64).
+bool KernelSupported(KernelLevel level);
+// "portable", "avx2-fma", "avx512", "neon".
 const char* KernelLevelName(KernelLevel level);
+// The level with this name, or nullptr.
+const KernelLevel* ParseKernelLevel(const char* name);
 
 // Squared Euclidean distance. Matches hnswlib's L2Space.
 DistanceFn L2SquaredKernel(KernelLevel level);

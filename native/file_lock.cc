@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "errors.h"
+#include "os_file.h"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -65,17 +66,8 @@ constexpr DWORD kLockOffsetHigh = 0x40000000;
                 path + ": " + what + " failed (Windows error " + std::to_string(GetLastError()) + ")");
 }
 
-std::wstring Wide(const std::string& path) {
-  const int n = MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, nullptr, 0);
-  if (n <= 0) ThrowWin(path, "path conversion");
-  std::wstring out(static_cast<size_t>(n), L'\0');
-  MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, &out[0], n);
-  out.resize(static_cast<size_t>(n - 1));
-  return out;
-}
-
 FileLockHandle LockFileOs(const std::string& path) {
-  HANDLE h = CreateFileW(Wide(path).c_str(), GENERIC_READ | GENERIC_WRITE,
+  HANDLE h = CreateFileW(WidePath(path).c_str(), GENERIC_READ | GENERIC_WRITE,
                          FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
                          OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
   if (h == INVALID_HANDLE_VALUE) ThrowWin(path, "open");

@@ -64,19 +64,31 @@ ByteEstimate EstimateSegmentBytes(const EstimateInput& in) {
   // covers), which the allocator's moving mmap threshold used to hide by pricing large
   // blocks below the estimate's mmapped price.
   const double upper_noise = 4 * std::sqrt(n * upper_sq);
+  // A hash node is the next pointer and the value; libc++ (the prebuilt binaries link it
+  // statically) also keeps the hash in every node, and pads the pair<size_t, uint32_t> to 16.
+#if defined(_LIBCPP_VERSION)
+  const double label_node = Chunk(8 + sizeof(size_t) + 2 * sizeof(size_t));
+  const double deleted_node = Chunk(8 + sizeof(size_t) + sizeof(uint32_t));
+#else
   const double label_node = Chunk(8 + sizeof(size_t) + sizeof(uint32_t));
   const double deleted_node = Chunk(8 + sizeof(uint32_t));
+#endif
   e.element_bytes = n * upper * kUpperLayerMargin + upper_noise   // upper-layer lists
                     + n * label_node + Chunk(8 * std::max(2.0 * n, 1.0))  // label map
                     + d * deleted_node + (d > 0 ? Chunk(8 * 2 * d) : 0);  // deleted set
 
   // The visited-list pool's deque gets a map (8 node pointers) and, because its constructor
-  // pushes to the front of a fresh deque, two 512-byte nodes.
+  // pushes to the front of a fresh deque, two 512-byte nodes with libstdc++; libc++'s deque
+  // allocates one 4 KiB block and a smaller map.
+#if defined(_LIBCPP_VERSION)
+  const double deque_bytes = Chunk(8 * sizeof(void*)) + Chunk(4096);
+#else
+  const double deque_bytes = Chunk(8 * sizeof(void*)) + 2 * Chunk(512);
+#endif
   e.label_lock_bytes = LabelLockTableBytes();
   e.fixed_bytes = e.label_lock_bytes +
                   Chunk(sizeof(hnswlib::HierarchicalNSW<float>)) + Chunk(sizeof(Space)) +
-                  Chunk(sizeof(hnswlib::VisitedListPool)) + Chunk(8 * sizeof(void*)) +
-                  2 * Chunk(512);
+                  Chunk(sizeof(hnswlib::VisitedListPool)) + deque_bytes;
 
   const double lists = std::max<uint32_t>(1, in.concurrent_searches);
   e.visited_bytes = lists * (Chunk(2 * c) + Chunk(sizeof(hnswlib::VisitedList)));

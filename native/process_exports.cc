@@ -61,9 +61,13 @@ Napi::Value EstimateBytesJs(const Napi::CallbackInfo& info) {
 Napi::Value AllocatorCountersJs(const Napi::CallbackInfo& info) {
   const AllocatorCounters c = ReadAllocatorCounters();
   Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("inUseBytes", c.in_use_bytes);
-  o.Set("mmappedBytes", c.mmapped_bytes);
-  o.Set("freeBytes", c.free_bytes);
+  // null, not 0, where the allocator has no such counters (accounting.h): a 0 would read as
+  // "nothing in use".
+  Napi::Env env = info.Env();
+  auto counter = [&](double v) -> Napi::Value { return c.available ? Napi::Number::New(env, v) : env.Null(); };
+  o.Set("inUseBytes", counter(c.in_use_bytes));
+  o.Set("mmappedBytes", counter(c.mmapped_bytes));
+  o.Set("freeBytes", counter(c.free_bytes));
   o.Set("available", c.available);
   o.Set("slackBytes", static_cast<double>(AllocatorSlack()));
   o.Set("retainedHeapBytes", static_cast<double>(RetainedHeapBytes()));
@@ -92,13 +96,13 @@ Napi::Value DistanceJs(const Napi::CallbackInfo& info) {
       throw Failure(ErrorCode::kDimensionMismatch, "a, b: must have the same nonzero length");
     }
     const std::string level_name = ReadString(info[3], "kernel");
-    KernelLevel level;
-    if (level_name == "portable") level = KernelLevel::kPortable;
-    else if (level_name == "avx2-fma") level = KernelLevel::kAvx2Fma;
-    else throw Failure(ErrorCode::kInvalidArgument, "kernel: must be 'portable' or 'avx2-fma'");
-    if (level == KernelLevel::kAvx2Fma && ActiveKernelLevel() != KernelLevel::kAvx2Fma &&
-        !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
-      throw Failure(ErrorCode::kInvalidArgument, "kernel: this CPU has no AVX2/FMA");
+    const KernelLevel* parsed = ParseKernelLevel(level_name.c_str());
+    if (parsed == nullptr) {
+      throw Failure(ErrorCode::kInvalidArgument, "kernel: must be 'portable', 'avx2-fma', 'avx512' or 'neon'");
+    }
+    const KernelLevel level = *parsed;
+    if (!KernelSupported(level)) {
+      throw Failure(ErrorCode::kInvalidArgument, "kernel: " + level_name + " is not supported by this CPU or build");
     }
     const size_t dim = a.size();
     DistanceFn fn = space == SpaceKind::kL2 ? L2SquaredKernel(level) : InnerProductKernel(level);
@@ -128,6 +132,11 @@ Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("kernel", KernelLevelName(ActiveKernelLevel()));
+  Napi::Array kernels = Napi::Array::New(env);
+  for (KernelLevel level : {KernelLevel::kPortable, KernelLevel::kAvx2Fma, KernelLevel::kAvx512, KernelLevel::kNeon}) {
+    if (KernelSupported(level)) kernels.Set(kernels.Length(), KernelLevelName(level));
+  }
+  o.Set("kernels", kernels);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   o.Set("sanitized", true);
 #else

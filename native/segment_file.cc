@@ -5,11 +5,10 @@
 // temp-file-and-rename save.
 #include "segment_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#if defined(__linux__)
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -19,11 +18,13 @@
 #include "crc32c.h"
 #include "errors.h"
 #include "hnswlib.h"
+#include "os_file.h"
 #include "segment_format.h"
 
 namespace shoal {
 namespace {
 
+// A save checksums and writes in steps this size, checking for cancellation between them.
 constexpr size_t kChunkBytes = 8u << 20;
 // A load reads and checksums in steps this size, so the checksum reads bytes the read has
 // just left in the core's cache (2 MiB of L2 per core here) instead of memory; a multiple of
@@ -32,79 +33,21 @@ constexpr size_t kLoadStepBytes = 768u << 10;
 
 std::string Str(uint64_t v) { return std::to_string(v); }
 
-[[noreturn]] void ThrowIo(const std::string& path, const char* what) {
-  throw Failure(ErrorCode::kIo, path + ": " + what + " failed: " + std::strerror(errno));
-}
-
-class Fd {
- public:
-  Fd(const std::string& path, int flags, mode_t mode = 0644) : path_(path) {
-    fd_ = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-    if (fd_ < 0) ThrowIo(path, "open");
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-
-  // Reads exactly `size` bytes; returns false at end of file before that.
-  bool ReadAll(void* data, size_t size) {
-    char* p = static_cast<char*>(data);
-    while (size > 0) {
-      ssize_t got = ::read(fd_, p, std::min(size, kChunkBytes));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) ThrowIo(path_, "read");
-      if (got == 0) return false;
-      p += got;
-      size -= static_cast<size_t>(got);
-    }
-    return true;
-  }
-
-  void WriteAll(const void* data, size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t put = ::write(fd_, p, std::min(size, kChunkBytes));
-      if (put < 0 && errno == EINTR) continue;
-      if (put < 0) ThrowIo(path_, "write");
-      p += put;
-      size -= static_cast<size_t>(put);
-    }
-  }
-
-  void Sync() {
-    if (::fsync(fd_) != 0) ThrowIo(path_, "fsync");
-  }
-
-  void Close() {
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) ThrowIo(path_, "close");
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-FileHeader ReadHeader(Fd& fd, const std::string& path, uint64_t* file_bytes) {
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) ThrowIo(path, "stat");
-  *file_bytes = static_cast<uint64_t>(st.st_size);
+FileHeader ReadHeader(OsFile& fd, const std::string& path, uint64_t* file_bytes) {
+  *file_bytes = fd.Size();
   FileHeader h;
   std::memset(&h, 0, sizeof h);
   const size_t have = static_cast<size_t>(std::min<uint64_t>(*file_bytes, sizeof h));
-  if (!fd.ReadAll(&h, have)) ThrowIo(path, "read");
+  if (!fd.ReadAll(&h, have)) {
+    throw Failure(ErrorCode::kIo, path + ": read failed: the file shrank while it was read");
+  }
   CheckHeader(path, h, have, *file_bytes);
   return h;
 }
 
 // Reads `size` bytes into `data` in steps, extending `crc` over each step as it arrives and
 // checking `cancel` between steps.
-void ReadPayload(Fd& fd, const std::string& path, void* data, size_t size, uint32_t* crc,
+void ReadPayload(OsFile& fd, const std::string& path, void* data, size_t size, uint32_t* crc,
                  const CancelFlag& cancel, size_t* done, size_t total) {
   char* p = static_cast<char*>(data);
   while (size > 0) {
@@ -121,9 +64,13 @@ void ReadPayload(Fd& fd, const std::string& path, void* data, size_t size, uint3
 // Maps in the pages `size` bytes at `data` will be read into, in one call, instead of taking a
 // page fault per 4 KiB during the read (a large block from malloc is fresh, untouched mmap
 // memory). Only whole pages inside the block; a kernel without MADV_POPULATE_WRITE (before
-// Linux 5.14) simply faults them in as before.
+// Linux 5.14) simply faults them in as before. The constant is Linux's own, named here for C
+// libraries whose headers predate it (the prebuilt binary is built against glibc 2.28).
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
 void PrefaultForWrite(void* data, size_t size) {
-#if defined(MADV_POPULATE_WRITE)
+#if defined(__linux__)
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
   const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
@@ -134,23 +81,16 @@ void PrefaultForWrite(void* data, size_t size) {
 #endif
 }
 
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string TempPathFor(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
-  return path + ".tmp-" + Str(static_cast<uint64_t>(::getpid())) + "-" +
+  return path + ".tmp-" + Str(CurrentProcessId()) + "-" +
          Str(counter.fetch_add(1));
 }
 
 }  // namespace
 
 SegmentFileSummary ReadSegmentFileSummary(const std::string& path) {
-  Fd fd(path, O_RDONLY);
+  OsFile fd(path, OsFile::Mode::kRead);
   uint64_t file_bytes = 0;
   const FileHeader h = ReadHeader(fd, path, &file_bytes);
   SegmentFileSummary s{};
@@ -164,7 +104,7 @@ SegmentFileSummary ReadSegmentFileSummary(const std::string& path) {
 
 LoadedIndex LoadSegmentFile(const std::string& path, uint64_t min_capacity,
                             const CancelFlag& cancel) {
-  Fd fd(path, O_RDONLY);
+  OsFile fd(path, OsFile::Mode::kRead);
   uint64_t file_bytes = 0;
   const FileHeader h = ReadHeader(fd, path, &file_bytes);
 
@@ -247,7 +187,7 @@ void WriteSegmentFile(const std::string& path, const SegmentSpec& spec, const Hn
 
   const std::string temp = TempPathFor(path);
   try {
-    Fd fd(temp, O_WRONLY | O_CREAT | O_TRUNC);
+    OsFile fd(temp, OsFile::Mode::kCreateTruncate);
     fd.WriteAll(&h, sizeof h);  // rewritten below once the checksum is known
     uint32_t crc = 0;
     size_t done = 0;
@@ -267,18 +207,15 @@ void WriteSegmentFile(const std::string& path, const SegmentSpec& spec, const Hn
     put(index.element_levels_.data(), slots * 4);
     put(upper.data(), upper.size());
     SealHeader(&h, crc);
-    if (::pwrite(fd.get(), &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) {
-      ThrowIo(temp, "write");
-    }
+    fd.WriteAt(0, &h, sizeof h);
     fd.Sync();
     fd.Close();
-    if (::rename(temp.c_str(), path.c_str()) != 0) ThrowIo(path, "rename");
+    ReplaceFileAtomically(temp, path);
   } catch (...) {
-    ::unlink(temp.c_str());
+    RemoveFileQuietly(temp);
     throw;
   }
-  Fd dir(DirectoryOf(path), O_RDONLY | O_DIRECTORY);
-  dir.Sync();
+  SyncDirectoryOf(path);
 }
 
 }  // namespace shoal

@@ -85,10 +85,15 @@ export interface ByteEstimate {
   readonly totalBytes: number;
 }
 
+/**
+ * The allocator's own counters (glibc's mallinfo2). `available` is false, and the three
+ * counters null, where the allocator offers none: musl, macOS, Windows, glibc before 2.33.
+ * The exact per-segment counts (`bytes`, totalBytes) do not depend on them.
+ */
 export interface AllocatorCounters {
-  readonly inUseBytes: number;
-  readonly mmappedBytes: number;
-  readonly freeBytes: number;
+  readonly inUseBytes: number | null;
+  readonly mmappedBytes: number | null;
+  readonly freeBytes: number | null;
   readonly available: boolean;
   /** What setAllocatorSlack set. */
   readonly slackBytes: number;
@@ -118,8 +123,14 @@ export interface AllocatorState {
   readonly trims: number;
 }
 
+/** A distance kernel: SIMD families are chosen at run time from what the CPU has. */
+export type KernelName = 'portable' | 'avx2-fma' | 'avx512' | 'neon';
+
 export interface BuildInfo {
-  readonly kernel: 'avx2-fma' | 'portable';
+  /** The kernel in use (the best in `kernels`, unless SHOAL_SIMD caps it). */
+  readonly kernel: KernelName;
+  /** Every kernel this build can run on this CPU. */
+  readonly kernels: readonly KernelName[];
   readonly sanitized: boolean;
   readonly napiVersion: number;
   readonly hnswlib: string;
@@ -174,7 +185,7 @@ interface Addon {
   setAllocatorSlack(slackBytes: number): void;
   allocatorState(): AllocatorState | null;
   trimAllocatorBeyond(slackBytes: number): boolean;
-  distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number;
+  distance(space: SpaceName, a: Float32Array, b: Float32Array, kernel: KernelName): number;
   buildInfo(): BuildInfo;
   adjustExternalMemory(deltaBytes: number): number;
 }
@@ -235,7 +246,7 @@ export const native = {
   allocatorState: (): AllocatorState | null => addon.allocatorState(),
   /** Returns free memory to the OS when more than `slackBytes` were freed since the last trim; whether it did. */
   trimAllocatorBeyond: (slackBytes: number): boolean => guard(() => addon.trimAllocatorBeyond(slackBytes)),
-  distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: 'portable' | 'avx2-fma'): number =>
+  distance: (space: SpaceName, a: Float32Array, b: Float32Array, kernel: KernelName): number =>
     guard(() => addon.distance(space, a, b, kernel)),
   buildInfo: (): BuildInfo => addon.buildInfo(),
   /** Reports a change in native memory kept alive by JS objects to V8 (main thread). */

@@ -10,6 +10,7 @@ import { tempDir } from '../support/db.js';
 import { settleWithin } from '../support/settle.mjs';
 // @ts-expect-error: a plain .mjs fixture shared with the child process
 import { ids, row, vectors } from '../fixtures/lifecycle-child.mjs';
+import { nodeCommand } from '../support/node.js';
 
 const CHILD = new URL('../fixtures/lifecycle-child.mjs', import.meta.url).pathname;
 const BOUND_MS = 10_000;
@@ -19,7 +20,7 @@ afterAll(() => dir.remove());
 /** Runs the scenario until it prints 'ready', then SIGKILLs it; resolves with its result line. */
 function runThenKill(path: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, 'ghostWrites', path, 'wait'], {
+    const child = spawn(...nodeCommand([CHILD, 'ghostWrites', path, 'wait']), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SHOAL_HANG_MS: String(BOUND_MS) },
     });

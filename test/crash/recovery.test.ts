@@ -12,13 +12,14 @@ import { randomVectors } from '../support/data.js';
 import { tempDirsPerTest } from '../support/db.js';
 // @ts-expect-error: a plain .mjs fixture shared with the child process
 import { batchIds, batchVectors } from '../fixtures/durable-writer.mjs';
+import { nodeCommand } from '../support/node.js';
 
 const WRITER = new URL('../fixtures/durable-writer.mjs', import.meta.url).pathname;
 const dir = tempDirsPerTest();
 
 /** Has a child write `batches` batches and exit without closing. */
 function writeAndExit(path: string, batches: number): void {
-  const r = spawnSync(process.execPath, [WRITER, 'write', path, String(batches)], { encoding: 'utf8' });
+  const r = spawnSync(...nodeCommand([WRITER, 'write', path, String(batches)]), { encoding: 'utf8' });
   expect(r.stdout).toContain('done');
 }
 
@@ -230,7 +231,7 @@ describe('warm restart', () => {
 describe('closing on a signal', () => {
   it('flushes unlogged writes on SIGTERM before the process ends', async () => {
     const path = dir();
-    const child = spawn(process.execPath, [WRITER, 'signal', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(...nodeCommand([WRITER, 'signal', path]), { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((ready) => child.stdout.once('data', () => ready()));
     const exited = new Promise<NodeJS.Signals | null>((done) => child.once('exit', (_code, signal) => done(signal)));
     child.kill('SIGTERM');

@@ -13,6 +13,7 @@ import { rng } from '../support/data.js';
 import { tempDir } from '../support/db.js';
 // @ts-expect-error: a plain .mjs fixture shared with the child process
 import { batchIds, batchMetas, batchVectors, PER_BATCH, revisedMetas, revises } from '../fixtures/durable-writer.mjs';
+import { nodeCommand } from '../support/node.js';
 
 const WRITER = new URL('../fixtures/durable-writer.mjs', import.meta.url).pathname;
 const TRIALS = Number(process.env['SHOAL_CRASH_TRIALS'] ?? 20);
@@ -26,7 +27,7 @@ afterAll(() => dir.remove());
  */
 function crashAfter(trial: number, acks: number, revised: Set<number>): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, 'crash', dir.path, String(trial)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...nodeCommand([WRITER, 'crash', dir.path, String(trial)]), { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked: number[] = [];
     let buffer = '';
     let stderr = '';

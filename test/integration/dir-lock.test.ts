@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { IoError, LockedError } from '../../src/errors.js';
 import { lockDirectory } from '../../src/storage/dir-lock.js';
+import { nodeCommand } from '../support/node.js';
 
 const FIXTURE = new URL('../fixtures/lock-contender.mjs', import.meta.url).pathname;
 const TRIALS = 60;
@@ -50,7 +51,7 @@ class Contender {
   }
 
   static async start(): Promise<Contender> {
-    const c = new Contender(spawn(process.execPath, [FIXTURE], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const c = new Contender(spawn(...nodeCommand([FIXTURE]), { stdio: ['pipe', 'pipe', 'inherit'] }));
     const ready = await c.next();
     expect(ready).toBe(`ready ${c.pid}`);
     return c;

@@ -11,6 +11,7 @@ import { native } from '../../src/native/binding.js';
 import { lockDirectory } from '../../src/storage/dir-lock.js';
 import { randomVectors } from '../support/data.js';
 import { listFiles, tempDirsPerTest } from '../support/db.js';
+import { nodeCommand } from '../support/node.js';
 
 const dir = tempDirsPerTest();
 const ids = (n: number, p = 'v'): string[] => Array.from({ length: n }, (_, i) => `${p}${i}`);
@@ -115,7 +116,7 @@ describe('one live process per directory', () => {
 
   it('refuses an open while another process holds it, and takes over once that process dies', async () => {
     const path = dir();
-    const holder = spawn(process.execPath, [new URL('../fixtures/hold-lock.mjs', import.meta.url).pathname, path], {
+    const holder = spawn(...nodeCommand([new URL('../fixtures/hold-lock.mjs', import.meta.url).pathname, path]), {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     await new Promise<void>((ready) => holder.stdout.once('data', () => ready()));

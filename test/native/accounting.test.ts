@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { native, nativeSync, type SegmentHandle } from '../../src/native/binding.js';
 import { randomVectors, range } from '../support/data.js';
-import { allocatorBytes, sanitized } from '../support/native.js';
+import { allocatorBytes, allocatorCountersAvailable, sanitized } from '../support/native.js';
 
 // Segments of 30-40 MB: large enough that other threads' allocations during a measurement
 // (V8's compilers, the test runner) and glibc's per-thread caches stay far below 1%.
@@ -28,7 +28,9 @@ function relativeError(reported: number, measured: number): number {
   return Math.abs(reported - measured) / measured;
 }
 
-describe.skipIf(sanitized)('segment bytes against the allocator (mallinfo2)', () => {
+// Needs the allocator's own counters (glibc 2.33+); elsewhere the count is exact by
+// construction (accounting.cc) and the tests below check it returns to zero.
+describe.skipIf(sanitized || !allocatorCountersAvailable)('segment bytes against the allocator (mallinfo2)', () => {
   it.each(CONFIGS)('match within 1% for dim $dim, M $M: built, after deletes, after resize, loaded', (cfg) => {
     const vectors = randomVectors(cfg.n, cfg.dim, cfg.dim);
     const labels = range(cfg.n);

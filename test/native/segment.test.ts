@@ -10,6 +10,7 @@ import { NO_LABEL, native } from '../../src/native/binding.js';
 import { Segment } from '../../src/native/segment.js';
 import { crc32c } from '../support/crc32c.js';
 import { bruteForceKnn, distance, loadSiftSmall, randomVectors, range, recallAtK, type Space } from '../support/data.js';
+import { nodeCommand } from '../support/node.js';
 
 let dir = '';
 let baseline = 0;
@@ -234,7 +235,7 @@ describe('persistence', () => {
       addon.freeSegment(addon.loadSegment(process.argv[1]));
     `;
     const env = { ...process.env, SHOAL_CRC32C_KERNEL: kernel };
-    execFileSync(process.execPath, ['-e', child, path], { env, stdio: 'inherit' });
+    execFileSync(...nodeCommand(['-e', child, path]), { env, stdio: 'inherit' });
     const file = readFileSync(path);
     expect(file.length).toBeGreaterThan(2 * 768 * 1024); // several lane blocks and read steps
     expect(file.readUInt32LE(72)).toBe(crc32c(file.subarray(128)));
@@ -253,15 +254,31 @@ describe('persistence', () => {
 });
 
 describe('distance kernels', () => {
-  const kernel = native.buildInfo().kernel;
-  it.skipIf(kernel !== 'avx2-fma').each([1, 7, 8, 15, 16, 17, 33, 128, 130])('AVX2 and portable agree for dim %i', (dim) => {
-    const a = randomVectors(1, dim, dim);
-    const b = randomVectors(1, dim, dim + 1);
-    for (const space of ['l2', 'ip'] as const) {
-      const fast = native.distance(space, a, b, 'avx2-fma');
-      const slow = native.distance(space, a, b, 'portable');
-      expect(fast).toBeCloseTo(slow, 4);
-      expect(fast).toBeCloseTo(distance(space, a, b), 4);
-    }
+  // Every SIMD kernel this CPU runs (AVX2, AVX-512 on x86-64; NEON on arm64) against the
+  // portable one and the reference, at dimensions around each kernel's step and tail.
+  const fast = native.buildInfo().kernels.filter((k) => k !== 'portable');
+  it('lists the active kernel among those this CPU runs, portable always', () => {
+    const info = native.buildInfo();
+    expect(info.kernels).toContain('portable');
+    expect(info.kernels).toContain(info.kernel);
+  });
+  it.skipIf(fast.length === 0).each([1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 128, 130])(
+    'SIMD kernels and portable agree for dim %i',
+    (dim) => {
+      const a = randomVectors(1, dim, dim);
+      const b = randomVectors(1, dim, dim + 1);
+      for (const kernel of fast) {
+        for (const space of ['l2', 'ip'] as const) {
+          const simd = native.distance(space, a, b, kernel);
+          expect(simd).toBeCloseTo(native.distance(space, a, b, 'portable'), 4);
+          expect(simd).toBeCloseTo(distance(space, a, b), 4);
+        }
+      }
+    },
+  );
+  it('refuses a kernel this CPU or build cannot run', () => {
+    const missing = (['avx2-fma', 'avx512', 'neon'] as const).find((k) => !native.buildInfo().kernels.includes(k));
+    expect(missing).toBeDefined();
+    expect(() => native.distance('l2', new Float32Array(4), new Float32Array(4), missing!)).toThrow(/not supported/);
   });
 });

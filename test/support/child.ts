@@ -1,5 +1,6 @@
 /** Runs a fixture scenario in a child process, so a deadlocked database cannot hang the suite. */
 import { spawn, type SpawnOptions } from 'node:child_process';
+import { nodeCommand } from './node.js';
 
 /**
  * Runs `node <script> ...args` and returns the JSON of its 'result <json>' line. Kills the child
@@ -7,7 +8,7 @@ import { spawn, type SpawnOptions } from 'node:child_process';
  */
 export function runChild(script: string, args: readonly string[], timeoutMs: number, options: SpawnOptions = {}): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...nodeCommand([script, ...args]), { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

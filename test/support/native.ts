@@ -1,9 +1,15 @@
 /** Helpers for tests that look at native memory. */
 import { native } from '../../src/native/binding.js';
 
+/** Whether the allocator has counters to check against (glibc 2.33+). */
+export const allocatorCountersAvailable = native.allocatorCounters().available;
+
 /** Bytes the allocator reports in use (heap chunks + mmapped chunks). */
 export function allocatorBytes(): number {
   const c = native.allocatorCounters();
+  if (c.inUseBytes === null || c.mmappedBytes === null) {
+    throw new Error('this allocator has no counters (allocatorCounters().available is false)');
+  }
   return c.inUseBytes + c.mmappedBytes;
 }
 
