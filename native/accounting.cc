@@ -182,10 +182,10 @@ AllocatorCounters ReadAllocatorCounters() {
   if (mallinfo2_fn != nullptr) {
     const MallInfo2 info = mallinfo2_fn();
     return {static_cast<double>(info.uordblks), static_cast<double>(info.hblkhd),
-            static_cast<double>(info.fordblks), true};
+            static_cast<double>(info.fordblks), true, static_cast<double>(info.keepcost)};
   }
 #endif
-  return {0, 0, 0, false};
+  return {0, 0, 0, false, 0};
 }
 
 int64_t AllocatorTrims() { return g_trims.load(std::memory_order_relaxed); }

@@ -69,6 +69,7 @@ struct AllocatorCounters {
   double mmapped_bytes;   // bytes in chunks served by mmap (hblkhd)
   double free_bytes;      // free bytes held in arenas (fordblks)
   bool available;
+  double top_releasable_bytes;  // free bytes at the top of the main arena (keepcost)
 };
 AllocatorCounters ReadAllocatorCounters();
 

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "accounting.h"
 #include "js_call.h"
 
 namespace shoal {
@@ -23,18 +24,12 @@ std::mutex g_floor_mutex;
 double g_free_floor = 0;
 std::atomic<int64_t> g_trims{0};
 
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-#define SHOAL_HAVE_MALLINFO2 1
-#endif
-
-#if defined(SHOAL_HAVE_MALLINFO2)
 // Lowers the floor to the free bytes now and returns how far they are above it. Caller holds
 // g_floor_mutex.
 double UntrimmedLocked(double free_bytes) {
   if (free_bytes < g_free_floor) g_free_floor = free_bytes;
   return free_bytes - g_free_floor;
 }
-#endif
 
 }  // namespace
 
@@ -49,34 +44,28 @@ void TuneAllocator() {
   });
 }
 
+// The counters come from accounting.cc's run-time lookup of mallinfo2, so a binary built
+// against an older glibc (the prebuilt one, 2.28) still reads them where the system has it.
 AllocatorState ReadAllocatorState() {
-#if defined(SHOAL_HAVE_MALLINFO2)
-  const struct mallinfo2 m = mallinfo2();
-  const double free_bytes = static_cast<double>(m.fordblks);
+  const AllocatorCounters c = ReadAllocatorCounters();
+  const double trims = static_cast<double>(g_trims.load(std::memory_order_relaxed));
+  if (!c.available) return {false, false, 0, 0, 0, 0, trims};
   double untrimmed;
   {
     std::lock_guard<std::mutex> lock(g_floor_mutex);
-    untrimmed = UntrimmedLocked(free_bytes);
+    untrimmed = UntrimmedLocked(c.free_bytes);
   }
-  return {true,
-          g_tuned.load(std::memory_order_relaxed),
-          static_cast<double>(m.uordblks + m.hblkhd),
-          free_bytes,
-          static_cast<double>(m.keepcost),
-          untrimmed,
-          static_cast<double>(g_trims.load(std::memory_order_relaxed))};
-#else
-  return {false, false, 0, 0, 0, 0, static_cast<double>(g_trims.load(std::memory_order_relaxed))};
-#endif
+  return {true, g_tuned.load(std::memory_order_relaxed), c.in_use_bytes + c.mmapped_bytes, c.free_bytes, c.top_releasable_bytes, untrimmed, trims};
 }
 
 bool TrimAllocatorBeyond(int64_t slack_bytes) {
-#if defined(SHOAL_HAVE_MALLINFO2)
+#if defined(__GLIBC__)
   std::lock_guard<std::mutex> lock(g_floor_mutex);
-  if (UntrimmedLocked(static_cast<double>(mallinfo2().fordblks)) <= static_cast<double>(slack_bytes)) return false;
+  const AllocatorCounters before = ReadAllocatorCounters();
+  if (!before.available || UntrimmedLocked(before.free_bytes) <= static_cast<double>(slack_bytes)) return false;
   malloc_trim(0);
   g_trims.fetch_add(1, std::memory_order_relaxed);
-  g_free_floor = static_cast<double>(mallinfo2().fordblks);
+  g_free_floor = ReadAllocatorCounters().free_bytes;
   return true;
 #else
   (void)slack_bytes;
